@@ -6,7 +6,9 @@ All of them derive from :class:`BridgeError`, so a caller that wants to catch
     BridgeError
     ├── ConfigError                  invalid or missing configuration (names the key)
     ├── StorageError                 the store failed or holds unreadable data
-    │   └── SecretKeyError           the encryption key is missing or wrong
+    │   ├── SecretKeyError           the encryption key is missing or wrong
+    │   ├── LinkConflictError        the chat or Nextcloud user is already linked
+    │   └── LinkNotFoundError        no link exists for the given chat identity
     ├── CommandError                 a user's command was invalid (carries the reply)
     │   └── TimeExpressionError      an expiry such as "until 25:00" was invalid
     └── UpstreamError                a remote system failed (carries ``retryable``)
@@ -49,6 +51,17 @@ class StorageError(BridgeError):
 
 class SecretKeyError(StorageError):
     """The key that encrypts secrets at rest is missing or does not decrypt them."""
+
+
+class LinkConflictError(StorageError):
+    """A link was requested for a chat identity or Nextcloud user that is already linked.
+
+    The message names the existing link, so the user can unlink it first.
+    """
+
+
+class LinkNotFoundError(StorageError):
+    """An operation needs a link for a chat identity that has none."""
 
 
 class CommandError(BridgeError):
