@@ -1,0 +1,223 @@
+"""The bridge's settings: one TOML file, validated once at start into frozen dataclasses.
+
+:func:`load` reads the file and returns :class:`Settings`.  Every problem raises
+:class:`~presence_bridge.errors.ConfigError` whose message starts with the dotted
+key (``nextcloud.timeout_read: ...``) and states what is expected.  Unknown
+sections and keys are errors, so a typo never falls back to a default silently.
+
+Secrets (``nextcloud.app_password``, ``storage.encryption_key``) may be written
+inline, or read from an environment variable (``app_password_env = "NAME"``) or
+from a file (``app_password_file = "/path"``), exactly one of the three.  A file's
+trailing newline is stripped.  Relative file paths start at the config file's
+folder.
+
+To add a section: declare a frozen dataclass whose fields use
+:func:`~presence_bridge.config_fields.setting` or
+:func:`~presence_bridge.config_fields.secret_setting`, then add a field for it to
+:class:`Settings` with :func:`section`.  ``config.example.toml`` documents every key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import urllib.parse
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from presence_bridge import __version__
+from presence_bridge.config_fields import (
+    LoadContext,
+    boolean,
+    build_section,
+    choice,
+    existing_file,
+    http_url,
+    iana_timezone,
+    int_range,
+    invalid,
+    reject_unknown,
+    secret_setting,
+    seconds,
+    setting,
+    text,
+)
+from presence_bridge.errors import ConfigError
+from presence_bridge.secret import Secret
+
+DEFAULT_CONFIG_PATH = Path("/etc/presence-bridge/config.toml")
+DEFAULT_USER_AGENT = f"presence-bridge/{__version__}"
+DEFAULT_STORAGE_URL = "sqlite+aiosqlite:///presence-bridge.sqlite3"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+STORAGE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+ENCRYPTION_KEY_MIN_LENGTH = 32
+
+
+def _weekday(value: object, key: str, ctx: LoadContext) -> int:
+    return WEEKDAYS.index(choice(WEEKDAYS)(value, key, ctx))
+
+
+def _storage_url(value: object, key: str, ctx: LoadContext) -> str:
+    expected = (
+        "a SQLAlchemy URL with an async driver: sqlite+aiosqlite:///relative/path.sqlite3, "
+        "sqlite+aiosqlite:////absolute/path.sqlite3 or postgresql+asyncpg://user@host/database"
+    )
+    url = text(value, key, ctx)
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in STORAGE_SCHEMES:
+        raise invalid(key, f"unsupported database URL {url!r}", expected)
+    if parts.password:
+        raise invalid(
+            key,
+            "the URL contains a password, which would sit in plain text in this file",
+            "a URL without a password. Set PGPASSWORD in the service's environment "
+            "or use a ~/.pgpass file, which asyncpg reads",
+        )
+    return url
+
+
+@dataclass(frozen=True)
+class NextcloudSettings:
+    """How to reach the Nextcloud server and which account lists the statuses."""
+
+    url: str = setting(http_url, "the Nextcloud base URL")
+    login: str = setting(text, "the login name of the account the bridge uses")
+    app_password: Secret = secret_setting("the app password of that account")
+    verify_tls: bool = setting(boolean, "true or false", default=True)
+    ca_bundle: Path | None = setting(existing_file, "a CA bundle file", default=None)
+    timeout_connect: float = setting(seconds(maximum=300), "seconds", default=5.0)
+    timeout_read: float = setting(seconds(maximum=3600), "seconds", default=30.0)
+    proxy: str | None = setting(http_url, "an http:// or https:// proxy URL", default=None)
+    statuses_page_limit: int = setting(int_range(1, 1_000_000), "rows per page", default=5000)
+    user_agent: str = setting(text, "a User-Agent string", default=DEFAULT_USER_AGENT)
+
+    def __post_init__(self) -> None:
+        if self.ca_bundle is not None and not self.verify_tls:
+            raise invalid(
+                "nextcloud.ca_bundle",
+                "a CA bundle is set while verify_tls = false turns certificate checks off",
+                "either verify_tls = true with ca_bundle, or no ca_bundle",
+            )
+
+    @property
+    def tls_verify(self) -> bool | str:
+        """The ``verify`` argument for httpx: False, True, or the CA bundle path."""
+        if not self.verify_tls:
+            return False
+        return str(self.ca_bundle) if self.ca_bundle else True
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """Log level and output format; see :mod:`presence_bridge.logs`."""
+
+    level: str = setting(choice(LOG_LEVELS), "a log level", default="INFO")
+    format: str = setting(choice(("text", "json")), "text or json", default="text")
+    repeat_window_seconds: float = setting(
+        seconds(maximum=86400, include_minimum=True), "seconds", default=60.0
+    )
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """Timing of the sync worker and the calendar used to read time expressions."""
+
+    sweep_interval_seconds: float = setting(seconds(minimum=1, maximum=86400, include_minimum=True), "seconds", default=60.0)
+    settle_seconds: float = setting(seconds(maximum=3600, include_minimum=True), "seconds", default=45.0)
+    debounce_seconds: float = setting(seconds(maximum=3600, include_minimum=True), "seconds", default=10.0)
+    default_timezone: zoneinfo.ZoneInfo = setting(iana_timezone, "an IANA zone", default=zoneinfo.ZoneInfo("UTC"))
+    week_start: int = setting(_weekday, "a weekday", default=0)
+    """First day of the week, 0 = Monday as in :meth:`datetime.date.weekday`."""
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Database location and the key that encrypts stored credentials."""
+
+    encryption_key: Secret = secret_setting(
+        f"a random key of at least {ENCRYPTION_KEY_MIN_LENGTH} characters. Make one with "
+        "python3 -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'",
+        min_length=ENCRYPTION_KEY_MIN_LENGTH,
+    )
+    url: str = setting(_storage_url, "a database URL", default=DEFAULT_STORAGE_URL)
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    """Listen address of the local Nextcloud emulator started by the demo and ``nextcloud-emulator``."""
+
+    host: str = setting(text, "a host name or IP address to listen on", default="127.0.0.1")
+    port: int = setting(int_range(0, 65535), "a TCP port, 0 for any free port", default=8080)
+
+
+def section(cls: type[Any], *, required: bool) -> Any:
+    """Declare a :class:`Settings` field read from the TOML table of the same name."""
+    metadata = {"section_class": cls, "required": required}
+    if required:
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default_factory=cls, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of one bridge process."""
+
+    nextcloud: NextcloudSettings = section(NextcloudSettings, required=True)
+    storage: StorageSettings = section(StorageSettings, required=True)
+    logging: LoggingSettings = section(LoggingSettings, required=False)
+    sync: SyncSettings = section(SyncSettings, required=False)
+    emulator: EmulatorSettings = section(EmulatorSettings, required=False)
+
+
+def from_mapping(document: Mapping[str, object], *, environ: Mapping[str, str], base_dir: Path) -> Settings:
+    """Validate an already parsed TOML document into :class:`Settings`."""
+    ctx = LoadContext(environ=environ, base_dir=base_dir)
+    fields = dataclasses.fields(Settings)
+    for name, value in document.items():
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"{name}: the key is outside any section. Move it into the [section] it belongs to.",
+                key=name,
+            )
+    reject_unknown(document, [field.name for field in fields], "", "section")
+
+    values: dict[str, Any] = {}
+    for field in fields:
+        cls = field.metadata["section_class"]
+        if field.name in document:
+            values[field.name] = build_section(cls, document[field.name], field.name, ctx)
+        elif field.metadata["required"]:
+            raise ConfigError(f"{field.name}: the section [{field.name}] is missing.", key=field.name)
+    return Settings(**values)
+
+
+def loads(
+    source: str, *, environ: Mapping[str, str] | None = None, base_dir: Path | None = None
+) -> Settings:
+    """Parse TOML text into :class:`Settings`; relative paths start at ``base_dir`` (default: cwd)."""
+    try:
+        document = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}. Check the syntax at that line.") from None
+    return from_mapping(
+        document,
+        environ=os.environ if environ is None else environ,
+        base_dir=base_dir or Path.cwd(),
+    )
+
+
+def load(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the TOML file at ``path``."""
+    path = Path(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {str(path)!r} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration file {str(path)!r}: {exc}") from None
+    return loads(source, environ=environ, base_dir=path.resolve().parent)

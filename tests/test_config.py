@@ -1,0 +1,361 @@
+"""Loading and validating the TOML configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import textwrap
+import zoneinfo
+from pathlib import Path
+
+import pytest
+
+from presence_bridge import config
+from presence_bridge.config_fields import accepted_keys
+from presence_bridge.errors import ConfigError
+from presence_bridge.secret import Secret
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO_ROOT / "config.example.toml"
+ENCRYPTION_KEY = "k" * 44
+EXAMPLE_ENV = {
+    "PRESENCE_BRIDGE_NEXTCLOUD_APP_PASSWORD": "alice-app-password",
+    "PRESENCE_BRIDGE_ENCRYPTION_KEY": ENCRYPTION_KEY,
+}
+
+MINIMAL = f"""
+[nextcloud]
+url = "https://cloud.example.org/"
+login = "bridge"
+app_password = "inline-app-password"
+
+[storage]
+encryption_key = "{ENCRYPTION_KEY}"
+"""
+
+
+def load_with(extra: str, *, section: str | None = None, environ: dict[str, str] | None = None,
+              base_dir: Path | None = None) -> config.Settings:
+    """Load MINIMAL with ``extra`` lines appended, or put under a new ``[section]`` header."""
+    document = MINIMAL
+    if section == "nextcloud":
+        document = document.replace("[storage]", textwrap.dedent(extra) + "\n[storage]")
+    elif section:
+        document += f"\n[{section}]\n" + textwrap.dedent(extra)
+    else:
+        document += textwrap.dedent(extra)
+    return config.loads(document, environ=environ or {}, base_dir=base_dir)
+
+
+def test_example_file_loads() -> None:
+    settings = config.load(EXAMPLE, environ=EXAMPLE_ENV)
+
+    assert settings.nextcloud.url == "http://127.0.0.1:8080"
+    assert settings.nextcloud.app_password.reveal() == "alice-app-password"
+    assert settings.storage.encryption_key.reveal() == ENCRYPTION_KEY
+    assert settings.nextcloud.statuses_page_limit == 5000
+    assert settings.sync.week_start == 0
+
+
+def test_example_file_documents_every_key() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for field in dataclasses.fields(config.Settings):
+        header = f"\n[{field.name}]\n"
+        assert header in text, f"section [{field.name}] is not in the example"
+        block = re.split(r"^\[", text.split(header, 1)[1], flags=re.MULTILINE)[0]
+        for key in accepted_keys(field.metadata["section_class"]):
+            pattern = rf"^(# )?{re.escape(key)} = "
+            assert re.search(pattern, block, re.MULTILINE), f"{field.name}.{key} is not in the example"
+
+
+def test_example_file_holds_no_inline_secret() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert not re.search(r"^\s*(app_password|encryption_key)\s*=", text, re.MULTILINE)
+
+
+def test_minimal_file_uses_defaults() -> None:
+    settings = config.loads(MINIMAL, environ={})
+
+    assert settings.nextcloud.url == "https://cloud.example.org"
+    assert settings.nextcloud.verify_tls is True
+    assert settings.nextcloud.tls_verify is True
+    assert settings.nextcloud.timeout_connect == 5.0
+    assert settings.nextcloud.timeout_read == 30.0
+    assert settings.nextcloud.proxy is None
+    assert settings.nextcloud.statuses_page_limit == 5000
+    assert settings.nextcloud.user_agent.startswith("presence-bridge/")
+    assert settings.logging.level == "INFO"
+    assert settings.logging.format == "text"
+    assert settings.sync.sweep_interval_seconds == 60.0
+    assert settings.sync.default_timezone == zoneinfo.ZoneInfo("UTC")
+    assert settings.sync.week_start == 0
+    assert settings.storage.url == config.DEFAULT_STORAGE_URL
+    assert settings.emulator.host == "127.0.0.1"
+    assert settings.emulator.port == 8080
+
+
+def test_settings_are_frozen() -> None:
+    settings = config.loads(MINIMAL, environ={})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.nextcloud.url = "https://other.example.org"  # type: ignore[misc]
+
+
+def test_valid_values_are_normalised(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    settings = load_with(
+        """
+        ca_bundle = "ca.pem"
+        timeout_read = 2.5
+        proxy = "http://proxy.example.org:3128"
+        """,
+        section="nextcloud",
+        base_dir=tmp_path,
+    )
+    assert settings.nextcloud.ca_bundle == bundle
+    assert settings.nextcloud.tls_verify == str(bundle)
+    assert settings.nextcloud.timeout_read == 2.5
+    assert settings.nextcloud.proxy == "http://proxy.example.org:3128"
+
+    settings = load_with('level = "debug"\nformat = "JSON"\n', section="logging")
+    assert settings.logging.level == "DEBUG"
+    assert settings.logging.format == "json"
+
+    settings = load_with('week_start = "Sunday"\ndefault_timezone = "Europe/Berlin"\n', section="sync")
+    assert settings.sync.week_start == 6
+    assert settings.sync.default_timezone.key == "Europe/Berlin"
+
+
+INVALID_FIELDS = [
+    ("nextcloud", 'url = "ftp://cloud.example.org"', "nextcloud.url", "http"),
+    ("nextcloud", 'url = "cloud.example.org"', "nextcloud.url", "http"),
+    ("nextcloud", 'url = "https://cloud.example.org/?x=1"', "nextcloud.url", "query"),
+    ("nextcloud", 'url = "https://cloud.example.org:99999"', "nextcloud.url", "port"),
+    ("nextcloud", "url = 5", "nextcloud.url", "int"),
+    ("nextcloud", 'login = ""', "nextcloud.login", "non-empty"),
+    ("nextcloud", 'app_password = ""', "nextcloud.app_password", "empty"),
+    ("nextcloud", "app_password = 12", "nextcloud.app_password", "string"),
+    ("nextcloud", 'verify_tls = "false"', "nextcloud.verify_tls", "true or false"),
+    ("nextcloud", 'ca_bundle = "/nonexistent/ca.pem"', "nextcloud.ca_bundle", "does not exist"),
+    ("nextcloud", "timeout_connect = 0", "nextcloud.timeout_connect", "greater than 0"),
+    ("nextcloud", "timeout_read = -1", "nextcloud.timeout_read", "seconds"),
+    ("nextcloud", 'timeout_read = "30"', "nextcloud.timeout_read", "seconds"),
+    ("nextcloud", "timeout_read = nan", "nextcloud.timeout_read", "seconds"),
+    ("nextcloud", "timeout_read = true", "nextcloud.timeout_read", "seconds"),
+    ("nextcloud", 'proxy = "socks5://proxy:1080"', "nextcloud.proxy", "http"),
+    ("nextcloud", "statuses_page_limit = 0", "nextcloud.statuses_page_limit", "whole number"),
+    ("nextcloud", "statuses_page_limit = 10.5", "nextcloud.statuses_page_limit", "whole number"),
+    ("nextcloud", "statuses_page_limit = true", "nextcloud.statuses_page_limit", "whole number"),
+    ("nextcloud", 'user_agent = "  "', "nextcloud.user_agent", "non-empty"),
+    ("logging", 'level = "verbose"', "logging.level", "DEBUG, INFO"),
+    ("logging", 'format = "xml"', "logging.format", "text, json"),
+    ("logging", "repeat_window_seconds = -5", "logging.repeat_window_seconds", "from 0"),
+    ("sync", "sweep_interval_seconds = 0.5", "sync.sweep_interval_seconds", "from 1"),
+    ("sync", "settle_seconds = -1", "sync.settle_seconds", "from 0"),
+    ("sync", "debounce_seconds = 7200", "sync.debounce_seconds", "3600"),
+    ("sync", 'default_timezone = "Mars/Olympus"', "sync.default_timezone", "IANA"),
+    ("sync", 'default_timezone = "../../etc/passwd"', "sync.default_timezone", "IANA"),
+    ("sync", 'week_start = "funday"', "sync.week_start", "monday"),
+    ("storage", 'url = "mysql://db/bridge"', "storage.url", "sqlite+aiosqlite"),
+    ("storage", 'url = "postgresql+asyncpg://bridge:hunter2@db/bridge"', "storage.url", "PGPASSWORD"),
+    ("emulator", "port = 70000", "emulator.port", "0 to 65535"),
+    ("emulator", 'host = ""', "emulator.host", "non-empty"),
+]
+
+
+@pytest.mark.parametrize(("section", "line", "key", "expected_text"), INVALID_FIELDS)
+def test_invalid_field_names_key(section: str, line: str, key: str, expected_text: str) -> None:
+    if section in ("nextcloud", "storage"):
+        document = _replace_key(MINIMAL, section, line)
+    else:
+        document = MINIMAL + f"\n[{section}]\n{line}\n"
+
+    with pytest.raises(ConfigError) as caught:
+        config.loads(document, environ={})
+
+    assert caught.value.key == key
+    assert str(caught.value).startswith(f"{key}: ")
+    assert "Expected" in str(caught.value)
+    assert expected_text in str(caught.value)
+
+
+def _replace_key(document: str, section: str, line: str) -> str:
+    """Set ``line`` in ``[section]`` of ``document``, replacing that key if it is there."""
+    name = line.split("=")[0].strip()
+    lines = document.splitlines()
+    start = lines.index(f"[{section}]")
+    for index in range(start + 1, len(lines)):
+        if lines[index].startswith(f"{name} ="):
+            lines[index] = line
+            return "\n".join(lines)
+    lines.insert(start + 1, line)
+    return "\n".join(lines)
+
+
+def test_ca_bundle_without_verification_rejected(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("x", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_with('ca_bundle = "ca.pem"\nverify_tls = false\n', section="nextcloud", base_dir=tmp_path)
+    assert caught.value.key == "nextcloud.ca_bundle"
+
+
+def test_verify_tls_false_disables_checks() -> None:
+    settings = load_with("verify_tls = false\n", section="nextcloud")
+    assert settings.nextcloud.tls_verify is False
+
+
+def test_unknown_key_rejected_with_suggestion() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_with("timeout_raed = 10\n", section="nextcloud")
+    assert caught.value.key == "nextcloud.timeout_raed"
+    assert "unknown key" in str(caught.value)
+    assert "timeout_read" in str(caught.value)
+
+
+def test_unknown_section_rejected() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.loads(MINIMAL + "\n[nextclod]\nurl = 'x'\n", environ={})
+    assert caught.value.key == "nextclod"
+    assert "unknown section" in str(caught.value)
+
+
+def test_key_outside_section_rejected() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.loads("level = 'INFO'\n" + MINIMAL, environ={})
+    assert caught.value.key == "level"
+
+
+def test_missing_required_section() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.loads(MINIMAL.split("[storage]")[0], environ={})
+    assert caught.value.key == "storage"
+
+
+def test_missing_required_key() -> None:
+    document = MINIMAL.replace('login = "bridge"\n', "")
+    with pytest.raises(ConfigError) as caught:
+        config.loads(document, environ={})
+    assert caught.value.key == "nextcloud.login"
+    assert "missing" in str(caught.value)
+
+
+def test_section_must_be_table() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.loads(MINIMAL + "\n[[sync]]\nsettle_seconds = 1\n", environ={})
+    assert caught.value.key == "sync"
+
+
+def test_invalid_toml_syntax(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("[nextcloud\nurl = ", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    assert "invalid TOML" in str(caught.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.load(tmp_path / "absent.toml")
+    assert "does not exist" in str(caught.value)
+
+
+def test_secret_from_environment() -> None:
+    document = MINIMAL.replace('app_password = "inline-app-password"', 'app_password_env = "NC_PASSWORD"')
+    settings = config.loads(document, environ={"NC_PASSWORD": "from-the-environment"})
+
+    assert settings.nextcloud.app_password.reveal() == "from-the-environment"
+    assert settings.nextcloud.app_password.source == "environment variable NC_PASSWORD"
+
+
+def test_secret_environment_variable_missing() -> None:
+    document = MINIMAL.replace('app_password = "inline-app-password"', 'app_password_env = "NC_PASSWORD"')
+    with pytest.raises(ConfigError) as caught:
+        config.loads(document, environ={})
+    assert caught.value.key == "nextcloud.app_password_env"
+    assert "NC_PASSWORD is not set" in str(caught.value)
+
+
+def test_secret_from_file_strips_newline(tmp_path: Path) -> None:
+    (tmp_path / "password").write_text("from-a-file\n", encoding="utf-8")
+    (tmp_path / "key").write_text(ENCRYPTION_KEY + "\r\n", encoding="utf-8")
+    document = (
+        MINIMAL.replace('app_password = "inline-app-password"', 'app_password_file = "password"')
+        .replace(f'encryption_key = "{ENCRYPTION_KEY}"', f'encryption_key_file = "{tmp_path / "key"}"')
+    )
+    settings = config.loads(document, environ={}, base_dir=tmp_path)
+
+    assert settings.nextcloud.app_password.reveal() == "from-a-file"
+    assert settings.nextcloud.app_password.source == f"file {tmp_path / 'password'}"
+    assert settings.storage.encryption_key.reveal() == ENCRYPTION_KEY
+
+
+def test_secret_file_keeps_inner_whitespace(tmp_path: Path) -> None:
+    (tmp_path / "password").write_text("two words \n\n", encoding="utf-8")
+    document = MINIMAL.replace('app_password = "inline-app-password"', 'app_password_file = "password"')
+    settings = config.loads(document, environ={}, base_dir=tmp_path)
+    assert settings.nextcloud.app_password.reveal() == "two words \n"
+
+
+def test_secret_file_unreadable(tmp_path: Path) -> None:
+    document = MINIMAL.replace('app_password = "inline-app-password"', 'app_password_file = "absent"')
+    with pytest.raises(ConfigError) as caught:
+        config.loads(document, environ={}, base_dir=tmp_path)
+    assert caught.value.key == "nextcloud.app_password_file"
+    assert str(tmp_path / "absent") in str(caught.value)
+
+
+def test_secret_file_empty(tmp_path: Path) -> None:
+    (tmp_path / "password").write_text("\n", encoding="utf-8")
+    document = MINIMAL.replace('app_password = "inline-app-password"', 'app_password_file = "password"')
+    with pytest.raises(ConfigError) as caught:
+        config.loads(document, environ={}, base_dir=tmp_path)
+    assert caught.value.key == "nextcloud.app_password"
+    assert "empty" in str(caught.value)
+
+
+def test_secret_given_twice_rejected() -> None:
+    document = MINIMAL.replace(
+        'app_password = "inline-app-password"',
+        'app_password = "inline-app-password"\napp_password_env = "NC_PASSWORD"',
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.loads(document, environ={"NC_PASSWORD": "x" * 10})
+    assert caught.value.key == "nextcloud.app_password"
+    assert "more than once" in str(caught.value)
+
+
+def test_secret_missing_lists_forms() -> None:
+    document = MINIMAL.replace('app_password = "inline-app-password"', "")
+    with pytest.raises(ConfigError) as caught:
+        config.loads(document, environ={})
+    assert caught.value.key == "nextcloud.app_password"
+    assert "app_password_env" in str(caught.value)
+    assert "app_password_file" in str(caught.value)
+
+
+def test_short_encryption_key_rejected() -> None:
+    document = MINIMAL.replace(ENCRYPTION_KEY, "short-key")
+    with pytest.raises(ConfigError) as caught:
+        config.loads(document, environ={})
+    assert caught.value.key == "storage.encryption_key"
+    assert "short-key" not in str(caught.value)
+
+
+def test_secret_repr_hides_value() -> None:
+    settings = config.loads(MINIMAL, environ={})
+
+    assert "inline-app-password" not in repr(settings)
+    assert "inline-app-password" not in str(settings.nextcloud)
+    assert ENCRYPTION_KEY not in repr(settings)
+    assert str(settings.nextcloud.app_password) == "***"
+    assert f"{settings.nextcloud.app_password}" == "***"
+    assert "***" in repr(settings.nextcloud.app_password)
+
+
+def test_secret_equality_and_pickling() -> None:
+    import pickle
+
+    assert Secret("abcdefgh") == Secret("abcdefgh")
+    assert Secret("abcdefgh") != Secret("other-value")
+    with pytest.raises(TypeError):
+        pickle.dumps(Secret("abcdefgh"))
