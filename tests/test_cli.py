@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from presence_bridge import __version__
 
@@ -22,7 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(sys.executable).with_name("presence-bridge")
 EXAMPLE_ENV = {
     "PRESENCE_BRIDGE_NEXTCLOUD_APP_PASSWORD": "alice-app-password",
-    "PRESENCE_BRIDGE_ENCRYPTION_KEY": "k" * 44,
+    "PRESENCE_BRIDGE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
 }
 STARTUP_TIMEOUT = 60.0
 """Seconds to wait for a subprocess to start serving: a guard against hanging, not a measurement."""
@@ -90,7 +91,7 @@ def test_config_check_example_valid() -> None:
     assert "http://127.0.0.1:8080" in result.stdout
     assert "environment variable PRESENCE_BRIDGE_NEXTCLOUD_APP_PASSWORD" in result.stdout
     assert "alice-app-password" not in result.stdout
-    assert "k" * 44 not in result.stdout
+    assert EXAMPLE_ENV["PRESENCE_BRIDGE_ENCRYPTION_KEY"] not in result.stdout
 
 
 def test_config_check_invalid_names_key(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import zoneinfo
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from presence_bridge import config
 from presence_bridge.config_fields import accepted_keys
@@ -17,7 +18,8 @@ from presence_bridge.secret import Secret
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO_ROOT / "config.example.toml"
-ENCRYPTION_KEY = "k" * 44
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+PREVIOUS_KEY = Fernet.generate_key().decode()
 EXAMPLE_ENV = {
     "PRESENCE_BRIDGE_NEXTCLOUD_APP_PASSWORD": "alice-app-password",
     "PRESENCE_BRIDGE_ENCRYPTION_KEY": ENCRYPTION_KEY,
@@ -333,12 +335,29 @@ def test_secret_missing_lists_forms() -> None:
     assert "app_password_file" in str(caught.value)
 
 
-def test_short_encryption_key_rejected() -> None:
-    document = MINIMAL.replace(ENCRYPTION_KEY, "short-key")
+@pytest.mark.parametrize("bad_key", ["short-key", "k" * 44, ENCRYPTION_KEY[:-2], "é" * 44])
+def test_invalid_encryption_key_rejected(bad_key: str) -> None:
+    document = MINIMAL.replace(ENCRYPTION_KEY, bad_key)
     with pytest.raises(ConfigError) as caught:
         config.loads(document, environ={})
     assert caught.value.key == "storage.encryption_key"
-    assert "short-key" not in str(caught.value)
+    assert "Fernet key" in str(caught.value)
+    assert bad_key not in str(caught.value)
+
+
+def test_previous_encryption_key_comes_second() -> None:
+    document = MINIMAL + f'previous_encryption_key_env = "OLD_KEY"\n'
+    settings = config.loads(document, environ={"OLD_KEY": PREVIOUS_KEY})
+
+    keys = [key.reveal() for key in settings.storage.encryption_keys]
+    assert keys == [ENCRYPTION_KEY, PREVIOUS_KEY]
+    assert settings.storage.previous_encryption_key is not None
+
+
+def test_previous_encryption_key_optional() -> None:
+    settings = config.loads(MINIMAL, environ={})
+    assert settings.storage.previous_encryption_key is None
+    assert [key.reveal() for key in settings.storage.encryption_keys] == [ENCRYPTION_KEY]
 
 
 def test_secret_repr_hides_value() -> None:

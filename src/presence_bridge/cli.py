@@ -46,7 +46,12 @@ def _describe(settings: config.Settings) -> list[str]:
         f"            {tls}; connect timeout {nextcloud.timeout_connect:g} s, read timeout {nextcloud.timeout_read:g} s",
         f"            proxy {nextcloud.proxy or 'none'}; {nextcloud.statuses_page_limit} statuses per page; "
         f"User-Agent {nextcloud.user_agent!r}",
-        f"Storage:    {settings.storage.url}, encryption key from {settings.storage.encryption_key.source}",
+        f"Storage:    {settings.storage.url}, encryption key from {settings.storage.encryption_key.source}"
+        + (
+            f", previous key from {settings.storage.previous_encryption_key.source}"
+            if settings.storage.previous_encryption_key
+            else ""
+        ),
         f"Logging:    level {settings.logging.level}, format {settings.logging.format}, "
         + (f"identical messages folded within {repeats:g} s" if repeats else "no folding of repeats"),
         f"Sync:       sweep every {sync.sweep_interval_seconds:g} s, settle {sync.settle_seconds:g} s, "

@@ -5,7 +5,8 @@
 key (``nextcloud.timeout_read: ...``) and states what is expected.  Unknown
 sections and keys are errors, so a typo never falls back to a default silently.
 
-Secrets (``nextcloud.app_password``, ``storage.encryption_key``) may be written
+Secrets (``nextcloud.app_password``, ``storage.encryption_key``,
+``storage.previous_encryption_key``) may be written
 inline, or read from an environment variable (``app_password_env = "NAME"``) or
 from a file (``app_password_file = "/path"``), exactly one of the three.  A file's
 trailing newline is stripped.  Relative file paths start at the config file's
@@ -28,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cryptography.fernet import Fernet
 
 from presence_bridge import __version__
 from presence_bridge.config_fields import (
@@ -55,7 +58,19 @@ DEFAULT_STORAGE_URL = "sqlite+aiosqlite:///presence-bridge.sqlite3"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 STORAGE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
-ENCRYPTION_KEY_MIN_LENGTH = 32
+FERNET_KEY_EXPECTED = (
+    "a Fernet key (32 bytes in URL-safe base64, 44 characters). Make one with "
+    "python3 -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
+
+
+def _fernet_key(value: object, key: str, ctx: LoadContext) -> str:
+    # Fernet's error text could quote the key, so neither it nor the value goes into the message.
+    try:
+        Fernet(str(value).strip().encode("ascii"))
+    except (ValueError, TypeError, UnicodeError):
+        raise invalid(key, "the key is not a valid Fernet key", FERNET_KEY_EXPECTED) from None
+    return str(value).strip()
 
 
 def _weekday(value: object, key: str, ctx: LoadContext) -> int:
@@ -139,12 +154,17 @@ class SyncSettings:
 class StorageSettings:
     """Database location and the key that encrypts stored credentials."""
 
-    encryption_key: Secret = secret_setting(
-        f"a random key of at least {ENCRYPTION_KEY_MIN_LENGTH} characters. Make one with "
-        "python3 -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'",
-        min_length=ENCRYPTION_KEY_MIN_LENGTH,
-    )
+    encryption_key: Secret = secret_setting(FERNET_KEY_EXPECTED, parse=_fernet_key)
     url: str = setting(_storage_url, "a database URL", default=DEFAULT_STORAGE_URL)
+    previous_encryption_key: Secret | None = secret_setting(FERNET_KEY_EXPECTED, parse=_fernet_key, required=False)
+    """The key used before ``encryption_key``; values stored under it stay readable."""
+
+    @property
+    def encryption_keys(self) -> tuple[Secret, ...]:
+        """The keys for the store, newest first."""
+        if self.previous_encryption_key is None:
+            return (self.encryption_key,)
+        return (self.encryption_key, self.previous_encryption_key)
 
 
 @dataclass(frozen=True)

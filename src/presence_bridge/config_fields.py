@@ -65,10 +65,14 @@ def setting(parse: Parser, expected: str, *, default: Any = dataclasses.MISSING)
     return dataclasses.field(default=default, metadata={SPEC_KEY: spec})
 
 
-def secret_setting(expected: str, *, required: bool = True, min_length: int = 1) -> Any:
-    """Declare a :class:`Secret` field that may come inline, from ``*_env`` or from ``*_file``."""
+def secret_setting(expected: str, *, required: bool = True, parse: Parser | None = None) -> Any:
+    """Declare a :class:`Secret` field that may come inline, from ``*_env`` or from ``*_file``.
+
+    ``parse`` checks the secret's text and returns the value to keep. It must not
+    put the value into its error messages.
+    """
     spec = FieldSpec(
-        parse=_secret_length_check(min_length, expected),
+        parse=parse or _keep_secret_text,
         expected=expected,
         required=required,
         secret=True,
@@ -195,14 +199,8 @@ def resolve_path(value: str, ctx: LoadContext) -> Path:
     return path if path.is_absolute() else ctx.base_dir / path
 
 
-def _secret_length_check(min_length: int, expected: str) -> Parser:
-    def parse(value: object, key: str, ctx: LoadContext) -> str:
-        if not isinstance(value, str) or len(value) < min_length:
-            length = len(value) if isinstance(value, str) else 0
-            raise invalid(key, f"the secret is {length} characters long", expected)
-        return value
-
-    return parse
+def _keep_secret_text(value: object, key: str, ctx: LoadContext) -> str:
+    return str(value)
 
 
 # --- secrets -----------------------------------------------------------------
