@@ -1,0 +1,366 @@
+"""Typed inputs, outputs and per-user state of the sync planner.
+
+Every time is a float of Unix seconds: chat events carry sub-second times (Slack's
+``event_ts``), and debouncing works at that resolution.  Statuses are always given in
+Nextcloud terms (:class:`NextcloudStatus`); turning them into a Slack or Matrix request
+is the mapping layer's job, not the planner's.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from presence_bridge.core.ids import NextcloudUserId, Platform
+from presence_bridge.core.status import NextcloudStatus, NextcloudStatusType
+from presence_bridge.errors import ConfigError
+
+Timestamp = float
+"""Unix seconds, with sub-second precision."""
+
+BACKUP_PREFIX = "_"
+"""Nextcloud stores an automation's backup of ``alice`` as a row with user id ``_alice``."""
+
+
+class Direction(enum.StrEnum):
+    """Which way one user's status flows between Nextcloud and one chat platform."""
+
+    BOTH = "both"
+    TO_CHAT = "to-chat"
+    TO_NEXTCLOUD = "to-nextcloud"
+    OFF = "off"
+
+    @property
+    def sends_to_chat(self) -> bool:
+        return self in (Direction.BOTH, Direction.TO_CHAT)
+
+    @property
+    def accepts_from_chat(self) -> bool:
+        return self in (Direction.BOTH, Direction.TO_NEXTCLOUD)
+
+
+class Target(enum.StrEnum):
+    """A system the planner writes to."""
+
+    NEXTCLOUD = "nextcloud"
+    SLACK = "slack"
+    MATRIX = "matrix"
+    RECORDING = "recording"
+
+    @classmethod
+    def of(cls, platform: Platform) -> Target:
+        return cls(platform.value)
+
+
+class StatePart(enum.StrEnum):
+    """The two halves of a Nextcloud status that change independently."""
+
+    STATUS_TYPE = "status-type"
+    MESSAGE = "message"
+
+
+class ChatEventKind(enum.StrEnum):
+    """How deliberate a chat change is.
+
+    ``PRESENCE`` follows activity (Slack ``users.getPresence``, Matrix ``m.presence``
+    state) and is automatic sync.  ``STATUS`` is a status the person set on purpose
+    (Slack profile status or DND snooze, Matrix ``status_msg`` or busy).
+    """
+
+    PRESENCE = "presence"
+    STATUS = "status"
+
+
+class ChangeOrigin(enum.StrEnum):
+    """Who made a chat change, as far as the adapter can tell."""
+
+    USER = "user"
+    OTHER_APP = "other-app"
+    BRIDGE = "bridge"
+
+
+class CommandAction(enum.StrEnum):
+    SET = "set"
+    CLEAR_MESSAGE = "clear-message"
+    RESTORE = "restore"
+
+
+class WriteAction(enum.StrEnum):
+    """``SET`` writes ``desired``; ``REVERT`` asks Nextcloud to restore its backup row."""
+
+    SET = "set"
+    REVERT = "revert"
+
+
+class WriteReason(enum.StrEnum):
+    NEXTCLOUD_CHANGED = "nextcloud-changed"
+    NEXTCLOUD_MISSING = "nextcloud-missing"
+    EXPIRED = "expired"
+    CHAT_CHANGED = "chat-changed"
+    COMMAND = "command"
+    RESTORE = "restore"
+
+
+class SkipReason(enum.StrEnum):
+    """Why the planner wrote nothing (or less than it could) for a user."""
+
+    NO_CHANGE = "no-change"
+    ECHO = "echo"
+    STALE = "stale"
+    AUTOMATION_ACTIVE = "automation-active"
+    STICKY_STATUS = "sticky-status"
+    MATRIX_OFFLINE = "matrix-offline"
+    DIRECTION = "direction"
+    DEBOUNCED = "debounced"
+    NOT_LINKED = "not-linked"
+    MISSING_UNCONFIRMED = "missing-unconfirmed"
+    INCONCLUSIVE_SWEEP = "inconclusive-sweep"
+    BACKUP_ROW = "backup-row"
+    NOTHING_TO_RESTORE = "nothing-to-restore"
+    AUTOMATION_ID_UNKNOWN = "automation-id-unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusMessage:
+    """A Nextcloud status message; all fields None means "no message"."""
+
+    message_id: str | None = None
+    message: str | None = None
+    icon: str | None = None
+    clear_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """The parts a change sets: None leaves that part as it is."""
+
+    status_type: NextcloudStatusType | None = None
+    message: StatusMessage | None = None
+
+    @property
+    def parts(self) -> frozenset[StatePart]:
+        parts = set()
+        if self.status_type is not None:
+            parts.add(StatePart.STATUS_TYPE)
+        if self.message is not None:
+            parts.add(StatePart.MESSAGE)
+        return frozenset(parts)
+
+    def without(self, part: StatePart) -> StatusChange:
+        if part is StatePart.STATUS_TYPE:
+            return StatusChange(None, self.message)
+        return StatusChange(self.status_type, None)
+
+    def merged_with(self, newer: StatusChange) -> StatusChange:
+        """Combine with a newer change: parts the newer one sets win."""
+        return StatusChange(
+            newer.status_type if newer.status_type is not None else self.status_type,
+            newer.message if newer.message is not None else self.message,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingChange:
+    """An automatic chat→Nextcloud change held back until the debounce window ends."""
+
+    platform: Platform
+    kind: ChatEventKind
+    change: StatusChange
+    event_time: Timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class TargetState:
+    """What the bridge knows about one user's state on one system it writes to.
+
+    ``synced`` is the status (in Nextcloud terms) the system was last written with or
+    last reported, and ``fingerprint`` its hash.  ``written_at`` is the time of the
+    bridge's last write there (echo window), ``auto_written_at`` that of its last
+    automatic write (debounce window).  ``pending_since`` is set while an automatic
+    write waits for the debounce window to end.
+    """
+
+    synced: NextcloudStatus | None = None
+    fingerprint: str | None = None
+    written_at: Timestamp | None = None
+    auto_written_at: Timestamp | None = None
+    pending_since: Timestamp | None = None
+    pending_change: PendingChange | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatLink:
+    """One user's link to one chat platform."""
+
+    direction: Direction = Direction.BOTH
+    target: TargetState = field(default_factory=TargetState)
+
+
+@dataclass(frozen=True)
+class UserSyncState:
+    """Everything the planner remembers about one user between observations.
+
+    ``nextcloud`` is the last status seen in Nextcloud, or the one the bridge last
+    wrote there, whichever came later.  ``status_changed_at`` and
+    ``message_changed_at`` are the times of the newest change applied to each part:
+    a chat event's own time, or for a change seen in Nextcloud the time the bridge
+    observed it (Nextcloud reports no change time).
+    """
+
+    user: NextcloudUserId
+    nextcloud: NextcloudStatus | None = None
+    observed_at: Timestamp | None = None
+    has_backup: bool = False
+    missing_sweeps: int = 0
+    status_changed_at: Timestamp | None = None
+    message_changed_at: Timestamp | None = None
+    nextcloud_target: TargetState = field(default_factory=TargetState)
+    links: Mapping[Platform, ChatLink] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SweepObservation:
+    """One pass over ``GET /statuses``.
+
+    ``users`` maps each real user id to its status as listed; ``backups`` holds the
+    user ids that had a ``_uid`` backup row in the same pass.  ``complete`` is true
+    when the pass reached the end of the listing.
+    """
+
+    users: Mapping[NextcloudUserId, NextcloudStatus]
+    backups: frozenset[NextcloudUserId]
+    complete: bool
+    observed_at: Timestamp
+
+    @classmethod
+    def from_listing(
+        cls,
+        rows: Iterable[tuple[str, NextcloudStatus]],
+        *,
+        complete: bool,
+        observed_at: Timestamp,
+    ) -> SweepObservation:
+        """Build from raw listing rows, splitting ``_uid`` backup rows from users.
+
+        A user listed twice (offset paging while rows move) keeps its last row,
+        because Nextcloud moves a replaced row to the end of the table.
+        """
+        users: dict[NextcloudUserId, NextcloudStatus] = {}
+        backups: set[NextcloudUserId] = set()
+        for user_id, status in rows:
+            if user_id.startswith(BACKUP_PREFIX):
+                owner = user_id[len(BACKUP_PREFIX) :]
+                if owner:
+                    backups.add(NextcloudUserId(owner))
+                continue
+            users[NextcloudUserId(user_id)] = status
+        return cls(users, frozenset(backups), complete, observed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEvent:
+    """A status or presence change reported by a chat platform for a linked user.
+
+    ``change`` is the chat state already translated into Nextcloud terms (Matrix
+    ``unavailable`` becomes away).  ``event_time`` is the platform's own time for it.
+    """
+
+    platform: Platform
+    user: NextcloudUserId
+    kind: ChatEventKind
+    change: StatusChange
+    event_time: Timestamp
+    origin: ChangeOrigin = ChangeOrigin.USER
+
+
+@dataclass(frozen=True, slots=True)
+class CommandIntent:
+    """A user's explicit request, already parsed: set a status, clear the message or restore."""
+
+    user: NextcloudUserId
+    action: CommandAction
+    issued_at: Timestamp
+    change: StatusChange = field(default_factory=StatusChange)
+    platform: Platform | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedWrite:
+    """One write the worker should make.
+
+    For chat targets ``desired`` is the status to publish, already made outward-safe
+    (invisible shown as offline, expired message cleared).  ``loses_backup`` is true
+    when the write is a manual ``PUT`` that deletes the automation's backup row, so
+    Nextcloud will no longer restore the user's previous status by itself.
+    """
+
+    target: Target
+    user: NextcloudUserId
+    action: WriteAction
+    reason: WriteReason
+    automatic: bool
+    desired: NextcloudStatus | None = None
+    parts: frozenset[StatePart] = frozenset()
+    fingerprint: str | None = None
+    loses_backup: bool = False
+    revert_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanNote:
+    """Why something was not written; ``user`` is None for a note about a whole sweep."""
+
+    user: NextcloudUserId | None
+    reason: SkipReason
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The planner's answer.
+
+    Record ``new_states`` (only users whose state changed are listed) once the
+    writes succeeded.  ``wake_at`` is when the earliest debounced write falls due,
+    ``next_wake_at`` the earliest of that and any future ``clear_at``: call
+    :func:`~presence_bridge.core.planner.plan_wake` then.
+    """
+
+    writes: tuple[PlannedWrite, ...] = ()
+    new_states: Mapping[NextcloudUserId, UserSyncState] = field(default_factory=dict)
+    notes: tuple[PlanNote, ...] = ()
+    wake_at: Timestamp | None = None
+    next_wake_at: Timestamp | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannerSettings:
+    """Tunable windows.
+
+    ``settle_seconds``: how long an inbound change equal to the bridge's own last write
+    counts as its echo.  ``debounce_seconds``: the minimum gap between two automatic
+    writes for one user to one system; 10 s matches Synapse's default presence rate
+    limit of one change per user per 10 s.  ``missing_sweeps_to_confirm``: complete
+    sweeps a user must be absent from before the bridge treats them as having no status.
+    """
+
+    settle_seconds: float = 60.0
+    debounce_seconds: float = 10.0
+    missing_sweeps_to_confirm: int = 2
+
+    def __post_init__(self) -> None:
+        if self.settle_seconds < 0:
+            raise ConfigError(
+                f"settle_seconds is {self.settle_seconds}; use 0 or more seconds",
+                key="settle_seconds",
+            )
+        if self.debounce_seconds < 0:
+            raise ConfigError(
+                f"debounce_seconds is {self.debounce_seconds}; use 0 or more seconds",
+                key="debounce_seconds",
+            )
+        if self.missing_sweeps_to_confirm < 1:
+            raise ConfigError(
+                f"missing_sweeps_to_confirm is {self.missing_sweeps_to_confirm}; use 1 or more",
+                key="missing_sweeps_to_confirm",
+            )
