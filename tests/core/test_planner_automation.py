@@ -186,7 +186,9 @@ def test_restore_drops_held_chat_change():
     first = plan_chat_event(state, presence(Platform.SLACK, "away", at=T0), T0)
     held = plan_chat_event(first.new_states[ALICE], presence(Platform.SLACK, "online", at=T0 + 1), T0 + 1)
     assert held.new_states[ALICE].nextcloud_target.pending_change is not None
-    automated = plan_sweep(held.new_states, sweep(("alice", CALL), ("_alice", ONLINE), at=T0 + 2), T0 + 2)
+    # The sweep read the listing before the held change, so the change stays held.
+    automated = plan_sweep(held.new_states, sweep(("alice", CALL), ("_alice", ONLINE), at=T0 + 0.5), T0 + 2)
+    assert automated.new_states[ALICE].nextcloud_target.pending_change is not None
 
     plan = plan_command(automated.new_states[ALICE], CommandIntent(ALICE, CommandAction.RESTORE, T0 + 3), T0 + 3)
 

@@ -14,6 +14,7 @@ from presence_bridge.core.sync_state import (
     CommandAction,
     CommandIntent,
     PlannerSettings,
+    StatusMessage,
     SkipReason,
     StatusChange,
     Target,
@@ -28,6 +29,7 @@ from tests.core.planner_support import (
     nc,
     presence,
     reasons,
+    status_event,
     sweep,
     writes_to,
 )
@@ -101,17 +103,43 @@ def test_held_change_back_to_start_writes_nothing():
     assert driver.state.nextcloud.status is AWAY.status
 
 
-def test_held_change_dropped_when_automation_starts():
+@pytest.mark.parametrize(
+    ("observed_at", "expected_held_after_sweep"),
+    [
+        pytest.param(T0 + 2, False, id="automation-seen-after-change"),
+        pytest.param(T0 + 0.5, True, id="automation-read-before-change"),
+    ],
+)
+def test_held_change_dropped_when_automation_starts(observed_at, expected_held_after_sweep):
     settings = PlannerSettings(debounce_seconds=10)
     first = plan_chat_event(linked(ONLINE), presence(Platform.SLACK, "away", at=T0), T0, settings)
     held = plan_chat_event(first.new_states[ALICE], presence(Platform.SLACK, "online", at=T0 + 1), T0 + 1, settings)
     call = nc("dnd", message="In a call", icon="💬")
-    automated = plan_sweep(held.new_states, sweep(("alice", call), ("_alice", AWAY), at=T0 + 2), T0 + 2, settings)
+    listing = sweep(("alice", call), ("_alice", AWAY), at=observed_at)
+    automated = plan_sweep(held.new_states, listing, T0 + 2, settings)
+    state = automated.new_states[ALICE]
 
-    due = plan_wake({ALICE: automated.new_states[ALICE]}, T0 + 10, settings)
+    due = plan_wake({ALICE: state}, T0 + 10, settings)
+
+    assert (state.nextcloud_target.pending_change is not None) is expected_held_after_sweep
+    assert state.has_backup
+    assert writes_to(due, Target.NEXTCLOUD) == []
+    if expected_held_after_sweep:
+        assert SkipReason.AUTOMATION_ACTIVE.value in reasons(due)
+
+
+def test_held_change_dropped_after_newer_nextcloud_change():
+    settings = PlannerSettings(debounce_seconds=10)
+    message = lambda text, at: status_event(Platform.SLACK, message=StatusMessage(message=text), at=at)  # noqa: E731
+    first = plan_chat_event(linked(ONLINE), message("A", T0), T0, settings)
+    held = plan_chat_event(first.new_states[ALICE], message("B", T0 + 1), T0 + 1, settings)
+    changed = plan_sweep(held.new_states, sweep(("alice", nc("online", message="C")), at=T0 + 3), T0 + 3, settings)
+
+    due = plan_wake(changed.new_states, T0 + 10, settings)
 
     assert writes_to(due, Target.NEXTCLOUD) == []
-    assert SkipReason.AUTOMATION_ACTIVE.value in reasons(due)
+    assert changed.new_states[ALICE].nextcloud_target.pending_change is None
+    assert changed.new_states[ALICE].nextcloud.message == "C"
 
 
 def test_late_event_after_window_writes_directly():

@@ -205,6 +205,9 @@ def _observe(
         merged = replace(merged, status=current.status)
     fresh = changed - stale
     state = _stamp(replace(state, nextcloud=merged), fresh, observed_at)
+    held = state.nextcloud_target.pending_change
+    if held is not None and held.event_time < observed_at:
+        state = _drop_superseded(state, frozenset(fresh))
     return publish(builder, state, now, reason)
 
 
@@ -257,7 +260,7 @@ def _apply_chat_event(
 
 
 def _drop_superseded(state: UserSyncState, parts: frozenset[StatePart]) -> UserSyncState:
-    """Forget the held parts that a newer chat change sets again, whatever becomes of it."""
+    """Forget the held parts that a newer change sets again, whatever becomes of that change."""
     target = state.nextcloud_target
     held = target.pending_change
     if held is None:

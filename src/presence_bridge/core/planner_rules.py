@@ -35,7 +35,7 @@ from presence_bridge.core.sync_state import (
 )
 
 OFFLINE = NextcloudStatus(NextcloudStatusType.OFFLINE)
-"""What Nextcloud reports for a user with no status row, or after ``clear_at`` passed."""
+"""The status Nextcloud reports for a user with no status row, or after ``clear_at`` passed."""
 
 STICKY_TYPES = frozenset(
     {NextcloudStatusType.DND, NextcloudStatusType.BUSY, NextcloudStatusType.INVISIBLE}
@@ -48,9 +48,9 @@ the bridge: a chat client going idle or active is not a decision to leave DND.
 
 _AUTOMATION_IDS_WITHOUT_BACKUP = AUTOMATION_MESSAGE_IDS - {"meeting"}
 
-# Which Nextcloud status types each chat platform can tell apart.  Two types in the
-# same class look identical there, so a change between them is no change on that
-# platform: Slack shows dnd and busy both as Do Not Disturb.
+# Classes of Nextcloud status types that each chat platform shows alike.  A change
+# within one class is no change on that platform, because Slack, for example, shows
+# dnd and busy both as Do Not Disturb.
 _PRESENCE_CLASSES: dict[Target, dict[NextcloudStatusType, str]] = {
     Target.SLACK: {
         NextcloudStatusType.ONLINE: "active",
@@ -117,7 +117,7 @@ def outward_status(status: NextcloudStatus, now: Timestamp) -> NextcloudStatus:
 def is_automated(status: NextcloudStatus | None, has_backup: bool) -> bool:
     """Tell whether a Nextcloud automation (call, meeting, out-of-office, availability) set it.
 
-    A ``_uid`` backup row exists only while an automation holds the status.  Without
+    A ``_uid`` backup row exists only while an automation has set the status.  Without
     one, the message id still tells ``call``, ``out-of-office`` and ``availability``
     apart, but not ``meeting``, which users can also pick by hand.
     """
@@ -257,7 +257,7 @@ def publish(
     if state.nextcloud is None:
         return state
     desired = outward_status(state.nextcloud, now)
-    wanted = fingerprint(desired)
+    desired_fingerprint = fingerprint(desired)
     links = dict(state.links)
     for platform, link in state.links.items():
         target = link.target
@@ -267,7 +267,7 @@ def publish(
             continue
         if only_new and target.fingerprint is not None:
             continue
-        if target.fingerprint == wanted:
+        if target.fingerprint == desired_fingerprint:
             links[platform] = replace(link, target=replace(target, pending_since=None))
             continue
         if automatic and within(target.auto_written_at, builder.settings.debounce_seconds, now):
@@ -284,12 +284,12 @@ def publish(
                 automatic,
                 desired=desired,
                 parts=changed_parts(Target.of(platform), target.synced, desired),
-                fingerprint=wanted,
+                fingerprint=desired_fingerprint,
             )
         )
         written = TargetState(
             synced=desired,
-            fingerprint=wanted,
+            fingerprint=desired_fingerprint,
             written_at=now,
             auto_written_at=now if automatic else target.auto_written_at,
         )
@@ -315,7 +315,7 @@ def write_nextcloud(
     """
     current = effective_status(state.nextcloud, now) if state.nextcloud is not None else None
     desired = apply_change(current, change)
-    wanted = fingerprint(desired)
+    desired_fingerprint = fingerprint(desired)
     loses_backup = deletes_backup and state.has_backup
     builder.add(
         PlannedWrite(
@@ -326,14 +326,14 @@ def write_nextcloud(
             automatic,
             desired=desired,
             parts=change.parts,
-            fingerprint=wanted,
+            fingerprint=desired_fingerprint,
             loses_backup=loses_backup,
         )
     )
     old = state.nextcloud_target
     written = TargetState(
         synced=desired,
-        fingerprint=wanted,
+        fingerprint=desired_fingerprint,
         written_at=now,
         auto_written_at=now if automatic else old.auto_written_at,
     )

@@ -13,6 +13,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from presence_bridge.core.ids import NextcloudUserId, Platform
+from presence_bridge.core.mapping import (
+    ClearMessage,
+    Heartbeat,
+    NextcloudWrite,
+    SetCustom,
+    SetPredefined,
+    SetStatus,
+)
 from presence_bridge.core.status import NextcloudStatus, NextcloudStatusType
 from presence_bridge.errors import ConfigError
 
@@ -272,6 +280,42 @@ class ChatEvent:
     change: StatusChange
     event_time: Timestamp
     origin: ChangeOrigin = ChangeOrigin.USER
+
+
+def chat_events_from_writes(
+    platform: Platform,
+    user: NextcloudUserId,
+    writes: Iterable[NextcloudWrite],
+    event_time: Timestamp,
+    origin: ChangeOrigin = ChangeOrigin.USER,
+) -> tuple[ChatEvent, ...]:
+    """Turn the mapping layer's Nextcloud writes for one chat event into planner events.
+
+    A heartbeat becomes a ``PRESENCE`` event; an explicit status or a message write
+    becomes one ``STATUS`` event.  ``NoWrite`` adds nothing.
+    """
+    heartbeat: NextcloudStatusType | None = None
+    status_type: NextcloudStatusType | None = None
+    message: StatusMessage | None = None
+    for write in writes:
+        if isinstance(write, Heartbeat):
+            heartbeat = write.status
+        elif isinstance(write, SetStatus):
+            status_type = write.status
+        elif isinstance(write, SetPredefined):
+            message = StatusMessage(message_id=write.message_id, clear_at=write.clear_at)
+        elif isinstance(write, SetCustom):
+            message = StatusMessage(message=write.message, icon=write.icon, clear_at=write.clear_at)
+        elif isinstance(write, ClearMessage):
+            message = StatusMessage()
+    events = []
+    if heartbeat is not None:
+        change = StatusChange(status_type=heartbeat)
+        events.append(ChatEvent(platform, user, ChatEventKind.PRESENCE, change, event_time, origin))
+    if status_type is not None or message is not None:
+        change = StatusChange(status_type=status_type, message=message)
+        events.append(ChatEvent(platform, user, ChatEventKind.STATUS, change, event_time, origin))
+    return tuple(events)
 
 
 @dataclass(frozen=True, slots=True)
