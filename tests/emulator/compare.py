@@ -3,7 +3,7 @@
 Only what is random or local to the recording is normalised:
 
 * ``<redacted>`` secrets match any non-empty value;
-* an instance signing key (``publicKey``) matches any non-empty string;
+* the instance signing key (``publicKey``) is compared by shape only;
 * absence ids of the out-of-office API are compared by JSON type only;
 * the recorded server URL (``http://127.0.0.1:8080``) stands for the emulator's;
 * Login Flow v2 tokens are mapped from the recorded to the emulator's values
@@ -77,9 +77,8 @@ def diff_values(expected: Any, actual: Any, path: str = "") -> list[str]:
     if expected == REDACTED:
         # The recorder redacted every value under a secret-looking key, objects included.
         return [] if actual not in (None, "", [], {}) else [f"{path or '/'}: expected a secret, got {actual!r}"]
-    if path.endswith("/publicKey") and isinstance(expected, str):
-        # The instance's own signing key differs on every installation.
-        return [] if isinstance(actual, str) and actual else [f"{path}: expected a public key, got {actual!r}"]
+    if path.endswith("/publicKey"):
+        return _diff_public_key(expected, actual, path)
     if isinstance(expected, dict) and isinstance(actual, dict):
         problems = []
         for key in expected.keys() | actual.keys():
@@ -100,6 +99,15 @@ def diff_values(expected: Any, actual: Any, path: str = "") -> list[str]:
     if type(expected) is not type(actual) or expected != actual:
         return [f"{path or '/'}: expected {expected!r}, got {actual!r}"]
     return []
+
+
+def _diff_public_key(expected: Any, actual: Any, path: str) -> list[str]:
+    """Compare the instance signing key by shape only: its id names the host and the key is per installation."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or actual.keys() != expected.keys():
+            return [f"{path}: expected an object with keys {sorted(expected)}, got {actual!r}"]
+        return [f"{path}/{key}: expected a non-empty string" for key, value in actual.items() if not (isinstance(value, str) and value)]
+    return [] if isinstance(actual, str) and actual else [f"{path}: expected a public key, got {actual!r}"]
 
 
 def _xml_tree(element: ElementTree.Element) -> Any:

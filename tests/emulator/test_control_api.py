@@ -1,0 +1,127 @@
+"""The ``/_emulator/`` control API, fault injection and a 100,000-user table."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from presence_bridge.emulator.app import create_app
+from presence_bridge.emulator.server import start_emulator
+from presence_bridge.emulator.state import EmulatorState, StatusRow
+from tests.emulator.conftest import OCS_HEADERS, T0, NextcloudCalls
+
+
+def test_clock_set_advance_freeze(nc: NextcloudCalls) -> None:
+    assert nc.control("PUT", "/clock", {"advance": 30}) == {"now": T0 + 30, "frozen": True}
+
+    running = nc.control("PUT", "/clock", {"frozen": False})
+
+    assert running["frozen"] is False
+    assert running["now"] >= T0 + 30
+
+
+def test_users_single_and_list(nc: NextcloudCalls) -> None:
+    single = nc.control("POST", "/users", {"id": "erin", "app_password": "erin-app"})
+    many = nc.control("POST", "/users", [{"id": "f1"}, {"id": "f2", "groups": ["team-b"]}])
+
+    assert single == {"created": 1}
+    assert many == {"created": 2}
+    assert nc.state.accounts.groups["team-b"] == ["f2"]
+    assert nc.ocs("GET", "/apps/user_status/api/v1/predefined_statuses", user="erin").status_code == 200
+
+
+def test_invalid_control_body_400(nc: NextcloudCalls) -> None:
+    response = nc.client.put("/_emulator/settings", json={"user_enumeration": "phone"})
+
+    assert response.status_code == 400
+    assert "user_enumeration" in response.json()["error"]
+
+
+def test_rows_raw_and_bulk(nc: NextcloudCalls) -> None:
+    """Raw row writes keep list order; DELETE removes one or all rows."""
+    nc.control("PUT", "/rows", [{"user_id": "bob", "status": "dnd", "is_user_defined": True}, {"user_id": "alice"}])
+    nc.control("PUT", "/rows/bob", {"custom_message": "Deep work"})
+
+    listed = nc.data(nc.status("GET", "/statuses"))
+    assert [(item["userId"], item["status"], item["message"]) for item in listed] == [
+        ("bob", "dnd", "Deep work"),
+        ("alice", "offline", None),
+    ]
+
+    nc.control("DELETE", "/rows/bob")
+    assert nc.status("GET", "/statuses/bob").status_code == 404
+    nc.control("DELETE", "/rows")
+    assert nc.data(nc.status("GET", "/statuses")) == []
+
+
+def test_fault_status_then_normal(nc: NextcloudCalls) -> None:
+    """A status fault fails the next `count` matching requests, then is removed."""
+    nc.control("POST", "/faults", {"match": "/ocs/v2.php/apps/user_status", "status": 503, "count": 2})
+
+    codes = [nc.status("GET", "/predefined_statuses").status_code for _ in range(3)]
+
+    assert codes == [503, 503, 200]
+    assert nc.control("GET", "/faults") == []
+
+
+def test_fault_drop_closes_connection(nc: NextcloudCalls) -> None:
+    nc.control("POST", "/faults", {"match": "/ocs/", "drop": True})
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        nc.status("GET", "/predefined_statuses")
+    assert nc.status("GET", "/predefined_statuses").status_code == 200
+
+
+def test_fault_delay_then_response(nc: NextcloudCalls) -> None:
+    nc.control("POST", "/faults", {"match": "/ocs/", "delay_s": 0.05})
+
+    assert nc.status("GET", "/predefined_statuses").status_code == 200
+
+
+def test_control_off_by_default() -> None:
+    """Without control=True the control API is not mounted."""
+    with start_emulator(control=False) as server:
+        response = httpx.post(server.base_url + "/_emulator/reset")
+
+    assert response.status_code == 404
+
+
+def test_list_cache_follows_changes() -> None:
+    """The cached table view is rebuilt after inserts, deletes and renames."""
+    state = EmulatorState()
+    state.insert_rows(StatusRow(f"u{index}") for index in range(3))
+    assert [row.user_id for row in state.all_rows()] == ["u0", "u1", "u2"]
+
+    state.delete_row("u1")
+    state.rename_row("u0", "_u0")
+    state.insert_row(StatusRow("u0"))
+
+    assert [row.user_id for row in state.all_rows()] == ["_u0", "u2", "u0"]
+
+
+def test_hundred_thousand_users(nc: NextcloudCalls) -> None:
+    """100k users and rows load through the bulk API and page like any other table."""
+    count = 100_000
+    users = [{"id": f"user{index:06d}", "app_password": "bulk"} for index in range(count)]
+    rows = [{"user_id": f"user{index:06d}", "status": "online", "status_timestamp": T0} for index in range(count)]
+
+    assert nc.control("POST", "/users", users) == {"created": count}
+    assert nc.control("PUT", "/rows", rows) == {"updated": count}
+
+    response = nc.client.get(
+        "/ocs/v2.php/apps/user_status/api/v1/statuses",
+        params={"limit": 1000, "offset": 99_500},
+        auth=("user000001", "bulk"),
+        headers=OCS_HEADERS,
+    )
+    page = nc.data(response)
+    assert len(page) == 500
+    assert page[0] == {"userId": "user099500", "message": None, "icon": None, "clearAt": None, "status": "online"}
+
+
+def test_create_app_without_control_routes() -> None:
+    app = create_app()
+
+    paths = {getattr(route, "path", "") for route in app.routes}
+
+    assert not any(path.startswith("/_emulator") for path in paths)
