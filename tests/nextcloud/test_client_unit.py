@@ -351,3 +351,49 @@ def test_credential_repr_hides_password() -> None:
     with pytest.raises(ValueError, match="':'"):
         Credential("a:b", "x")
 
+
+
+async def test_redirect_is_protocol_error() -> None:
+    """A redirect is not followed: it points at a wrong base URL."""
+    recorder = Recorder(lambda request: httpx.Response(301, headers={"Location": "https://other.test/"}))
+    client = make_client(recorder)
+
+    with pytest.raises(errors.NextcloudProtocolError, match="base URL redirects"):
+        await client.get_own_status()
+    assert len(recorder.requests) == 1
+
+
+def test_http_client_settings() -> None:
+    http = make_http_client(base_url=BASE_URL, timeout_connect=1.5, timeout_read=7.0, proxy="http://127.0.0.1:3128",
+                            user_agent="bridge-test/1")
+    assert http.timeout.connect == 1.5
+    assert http.timeout.read == 7.0
+    assert http.headers["User-Agent"] == "bridge-test/1"
+    assert not http.follow_redirects
+
+
+async def test_late_401_spares_new_credential() -> None:
+    """A 401 for a credential replaced while its request was in flight does not lock the new one."""
+    import asyncio
+
+    release = asyncio.Event()
+
+    async def respond(request: httpx.Request) -> httpx.Response:
+        if basic_user(request) == "alice":
+            await release.wait()
+            return httpx.Response(401, json={"ocs": {"meta": {"statuscode": 997, "message": "no"}, "data": []}},
+                                  headers={"Set-Cookie": "oc_session=stale; path=/"})
+        return ocs(private_status("alice2"))
+
+    client = make_client(lambda request: httpx.Response(500),
+                         http=make_http_client(base_url=BASE_URL, transport=httpx.MockTransport(respond)))
+    in_flight = asyncio.create_task(client.get_own_status())
+    await asyncio.sleep(0)
+    client.replace_credential(Credential("alice2", "new-password"))
+    release.set()
+
+    with pytest.raises(errors.NextcloudUnauthorized):
+        await in_flight
+    assert not client.credential_rejected
+    assert "oc_session" not in client.cookies
+    assert (await client.get_own_status()).user_id == "alice2"

@@ -14,7 +14,8 @@ import pytest
 
 from presence_bridge import errors
 from presence_bridge.nextcloud import ApiRequest, LoginFlow, NextcloudClient, RetryPolicy, make_http_client
-from presence_bridge.nextcloud.models import Credential, PrivateStatus
+from presence_bridge.nextcloud.account_models import Credential
+from presence_bridge.nextcloud.models import PrivateStatus
 from presence_bridge.nextcloud.ocs import parse_response
 from tests.nextcloud.conftest import Emulator, FastSleep
 

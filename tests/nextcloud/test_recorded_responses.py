@@ -20,16 +20,13 @@ import pytest
 
 from presence_bridge import errors
 from presence_bridge.nextcloud import endpoints, login_flow
-from presence_bridge.nextcloud.models import (
-    Capabilities,
+from presence_bridge.nextcloud.account_models import (
     LoginFlowCredentials,
     LoginFlowStart,
-    PredefinedStatus,
-    PrivateStatus,
-    PublicStatus,
     Sharee,
     UserDetails,
 )
+from presence_bridge.nextcloud.models import Capabilities, PredefinedStatus, PrivateStatus, PublicStatus
 from presence_bridge.nextcloud.ocs import ApiRequest, parse_response
 from tests.recordings import load_exchanges
 

@@ -9,21 +9,23 @@ Typical use: one shared HTTP client per server, one :class:`NextcloudClient` per
 Request building and response parsing (:mod:`.endpoints`, :mod:`.ocs`) do no I/O.
 """
 
+from presence_bridge.nextcloud.account_models import (
+    Credential,
+    LoginFlowCredentials,
+    LoginFlowStart,
+    Sharee,
+    UserDetails,
+)
 from presence_bridge.nextcloud.client import NextcloudClient, RetryPolicy
 from presence_bridge.nextcloud.login_flow import LoginFlow
 from presence_bridge.nextcloud.models import (
     Capabilities,
     ClearAtKind,
     ClearAtRule,
-    Credential,
-    LoginFlowCredentials,
-    LoginFlowStart,
     PredefinedStatus,
     PrivateStatus,
     PublicStatus,
     ServerVersion,
-    Sharee,
-    UserDetails,
 )
 from presence_bridge.nextcloud.ocs import ApiRequest, parse_response
 from presence_bridge.nextcloud.paging import (

@@ -34,19 +34,12 @@ from presence_bridge.errors import (
     NextcloudUnavailable,
 )
 from presence_bridge.nextcloud import endpoints
-from presence_bridge.nextcloud.models import (
-    Capabilities,
-    Credential,
-    PredefinedStatus,
-    PrivateStatus,
-    PublicStatus,
-    Sharee,
-    UserDetails,
-)
+from presence_bridge.nextcloud.account_models import Credential, Sharee, UserDetails
+from presence_bridge.nextcloud.models import Capabilities, PredefinedStatus, PrivateStatus, PublicStatus
 from presence_bridge.nextcloud.ocs import RETRYABLE_HTTP_STATUSES, ApiRequest, parse_response
 from presence_bridge.nextcloud.transport import DEFAULT_USER_AGENT, basic_authorization, build_http_request, send
 
-logger = logging.getLogger("presence_bridge.nextcloud")
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -69,7 +62,7 @@ class RetryPolicy:
 
 
 def _is_retryable(error: NextcloudError) -> bool:
-    """Whether to retry: a transport error or timeout, or HTTP 502, 503 or 504 (never a 4xx or a 500)."""
+    """Decide whether to retry: yes for a transport error, a timeout or HTTP 502, 503 or 504, never for a 4xx or a 500."""
     if isinstance(error, NextcloudUnavailable):
         return True
     return isinstance(error, NextcloudServerError) and error.http_status in RETRYABLE_HTTP_STATUSES
@@ -78,9 +71,9 @@ def _is_retryable(error: NextcloudError) -> bool:
 class NextcloudClient:
     """Every Nextcloud call the bridge makes, as one credential.
 
-    ``capabilities`` may be passed in when already known (one read serves all
-    clients of a server); otherwise it is read on first need, which is only to
-    check ``busy``, an icon, or a message id outside Nextcloud 31's set.
+    ``capabilities`` may be passed in when already known, because one read
+    serves all clients of a server.  Otherwise the client reads it on first
+    need: to check ``busy``, an icon, or a message id outside Nextcloud 31's set.
     ``clock`` returns Unix seconds and is compared with ``clearAt``.
     """
 
@@ -125,7 +118,8 @@ class NextcloudClient:
     def reset_credential(self) -> None:
         """Allow requests with the current credential again, e.g. after an admin fixed the account."""
         self._rejected = None
-        self._cookies.clear()
+        # A new jar, so that responses still in flight fill the old one.
+        self._cookies = httpx.Cookies()
 
     def replace_credential(self, credential: Credential) -> None:
         """Switch to a new credential with an empty cookie jar, so no old session is reused."""
@@ -165,24 +159,31 @@ class NextcloudClient:
                 await self._sleep(delay)
 
     async def _send_once(self, request: ApiRequest[T]) -> T:
+        # The credential may be replaced while this request is in flight: its
+        # response then touches neither the new jar nor the new credential's state.
+        credential = self._credential
+        cookies = self._cookies
         headers = {
             "OCS-APIRequest": "true",
             "Accept": "application/json",
             "User-Agent": self._user_agent,
-            "Authorization": basic_authorization(self.login_name, self._credential.app_password),
+            "Authorization": basic_authorization(credential.login_name, credential.app_password),
         }
-        http_request = build_http_request(self._http, request, headers=headers, cookies=self._cookies)
+        http_request = build_http_request(self._http, request, headers=headers, cookies=cookies)
         self.requests_sent += 1
-        response = await send(self._http, http_request, actor=self.login_name)
-        self._cookies.extract_cookies(response)
+        response = await send(self._http, http_request, actor=credential.login_name)
+        cookies.extract_cookies(response)
         try:
             return parse_response(
                 request, response.status_code, response.headers.get("Content-Type", ""), response.content
             )
         except NextcloudUnauthorized as error:
-            self._rejected = error
-            self._cookies.clear()
-            logger.error("Nextcloud rejected the credential of %s; no more requests with it: %s", self.login_name, error)
+            cookies.clear()
+            if self._credential is credential:
+                self._rejected = error
+            logger.error(
+                "Nextcloud rejected the credential of %s; no more requests with it: %s", credential.login_name, error
+            )
             raise
 
     def _now(self) -> int:
@@ -267,7 +268,7 @@ class NextcloudClient:
         """Revoke this client's app password on the server; the client stops sending afterwards."""
         await self.execute(endpoints.revoke_app_password())
         self._rejected = NextcloudUnauthorized(f"the bridge revoked the app password of {self.login_name}")
-        self._cookies.clear()
+        self._cookies = httpx.Cookies()
 
     async def search_users(self, search: str, *, per_page: int = 10) -> tuple[Sharee, ...]:
         """Find users by id, display name or e-mail; exact matches come first."""

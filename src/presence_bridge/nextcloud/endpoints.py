@@ -15,14 +15,8 @@ from urllib.parse import quote
 
 from presence_bridge.errors import NextcloudProtocolError, NextcloudValidationError
 from presence_bridge.nextcloud import validation
-from presence_bridge.nextcloud.models import (
-    Capabilities,
-    PredefinedStatus,
-    PrivateStatus,
-    PublicStatus,
-    Sharee,
-    UserDetails,
-)
+from presence_bridge.nextcloud.account_models import Sharee, UserDetails
+from presence_bridge.nextcloud.models import Capabilities, PredefinedStatus, PrivateStatus, PublicStatus
 from presence_bridge.nextcloud.ocs import ApiRequest
 
 OCS = "/ocs/v2.php"

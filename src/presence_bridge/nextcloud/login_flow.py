@@ -30,7 +30,7 @@ from presence_bridge.errors import (
     NextcloudNotFound,
     NextcloudUnavailable,
 )
-from presence_bridge.nextcloud.models import LoginFlowCredentials, LoginFlowStart
+from presence_bridge.nextcloud.account_models import LoginFlowCredentials, LoginFlowStart
 from presence_bridge.nextcloud.ocs import ApiRequest, parse_response
 from presence_bridge.nextcloud.transport import DEFAULT_USER_AGENT, build_http_request, send
 from presence_bridge.nextcloud.validation import validate_path_segment

@@ -1,4 +1,4 @@
-"""Typed results of the Nextcloud calls, built from the OCS ``data`` of each response.
+"""Typed status results of the Nextcloud calls, built from the OCS ``data`` of each response.
 
 Every ``from_ocs`` constructor raises :class:`NextcloudProtocolError` naming the
 field when the server sends a shape the client does not expect, so a caller
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from presence_bridge.core.status import NextcloudStatus, NextcloudStatusType
@@ -20,7 +20,8 @@ BUSY_SINCE_MAJOR = 28
 """Nextcloud accepts ``busy`` from 28 on, although it advertises ``supports_busy`` only from 32."""
 
 
-def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], *, optional: bool) -> Any:
+def read_field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], *, optional: bool) -> Any:
+    """Return ``data[name]`` if it has type ``kind`` (or is missing or null and ``optional``)."""
     if name not in data:
         if optional:
             return None
@@ -36,14 +37,14 @@ def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], *,
     return value
 
 
-def _mapping(data: Any, what: str) -> Mapping[str, Any]:
+def read_mapping(data: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise NextcloudProtocolError(f"Nextcloud sent {data!r} where {what} was expected")
     return data
 
 
 def _status_type(data: Mapping[str, Any]) -> NextcloudStatusType:
-    raw = _field(data, "status", str, optional=False)
+    raw = read_field(data, "status", str, optional=False)
     try:
         return NextcloudStatusType(raw)
     except ValueError:
@@ -70,13 +71,13 @@ class PublicStatus:
     @classmethod
     def from_ocs(cls, data: Any, *, user_id: str | None = None) -> PublicStatus:
         """Build from a status object; ``user_id`` fills in for objects without ``userId``."""
-        data = _mapping(data, "a status object")
+        data = read_mapping(data, "a status object")
         return cls(
-            user_id=user_id if user_id is not None else _field(data, "userId", str, optional=False),
+            user_id=user_id if user_id is not None else read_field(data, "userId", str, optional=False),
             status=_status_type(data),
-            message=_field(data, "message", str, optional=True),
-            icon=_field(data, "icon", str, optional=True),
-            clear_at=_field(data, "clearAt", int, optional=True),
+            message=read_field(data, "message", str, optional=True),
+            icon=read_field(data, "icon", str, optional=True),
+            clear_at=read_field(data, "clearAt", int, optional=True),
         )
 
     def to_status(self, *, automated: bool = False) -> NextcloudStatus:
@@ -111,16 +112,16 @@ class PrivateStatus:
 
     @classmethod
     def from_ocs(cls, data: Any) -> PrivateStatus:
-        data = _mapping(data, "a status object")
+        data = read_mapping(data, "a status object")
         return cls(
-            user_id=_field(data, "userId", str, optional=False),
+            user_id=read_field(data, "userId", str, optional=False),
             status=_status_type(data),
-            message=_field(data, "message", str, optional=True),
-            message_id=_field(data, "messageId", str, optional=True),
-            message_is_predefined=_field(data, "messageIsPredefined", bool, optional=False),
-            icon=_field(data, "icon", str, optional=True),
-            clear_at=_field(data, "clearAt", int, optional=True),
-            status_is_user_defined=_field(data, "statusIsUserDefined", bool, optional=False),
+            message=read_field(data, "message", str, optional=True),
+            message_id=read_field(data, "messageId", str, optional=True),
+            message_is_predefined=read_field(data, "messageIsPredefined", bool, optional=False),
+            icon=read_field(data, "icon", str, optional=True),
+            clear_at=read_field(data, "clearAt", int, optional=True),
+            status_is_user_defined=read_field(data, "statusIsUserDefined", bool, optional=False),
         )
 
     def to_status(self, *, automated: bool = False) -> NextcloudStatus:
@@ -155,12 +156,12 @@ class ClearAtRule:
     def from_ocs(cls, data: Any) -> ClearAtRule | None:
         if data is None:
             return None
-        data = _mapping(data, "a clearAt rule")
-        kind = _field(data, "type", str, optional=False)
+        data = read_mapping(data, "a clearAt rule")
+        kind = read_field(data, "type", str, optional=False)
         if kind == ClearAtKind.PERIOD:
-            return cls(ClearAtKind.PERIOD, period=_field(data, "time", int, optional=False))
+            return cls(ClearAtKind.PERIOD, period=read_field(data, "time", int, optional=False))
         if kind == ClearAtKind.END_OF:
-            end_of = _field(data, "time", str, optional=False)
+            end_of = read_field(data, "time", str, optional=False)
             if end_of not in ("day", "week"):
                 raise NextcloudProtocolError(f"Nextcloud sent the unknown clearAt end-of {end_of!r}")
             return cls(ClearAtKind.END_OF, end_of=end_of)
@@ -196,11 +197,11 @@ class PredefinedStatus:
 
     @classmethod
     def from_ocs(cls, data: Any) -> PredefinedStatus:
-        data = _mapping(data, "a predefined status")
+        data = read_mapping(data, "a predefined status")
         return cls(
-            id=_field(data, "id", str, optional=False),
-            icon=_field(data, "icon", str, optional=False),
-            message=_field(data, "message", str, optional=False),
+            id=read_field(data, "id", str, optional=False),
+            icon=read_field(data, "icon", str, optional=False),
+            message=read_field(data, "message", str, optional=False),
             clear_at=ClearAtRule.from_ocs(data.get("clearAt")),
         )
 
@@ -235,15 +236,15 @@ class Capabilities:
 
     @classmethod
     def from_ocs(cls, data: Any) -> Capabilities:
-        data = _mapping(data, "the capabilities object")
-        raw_version = _mapping(data.get("version"), "a version object")
+        data = read_mapping(data, "the capabilities object")
+        raw_version = read_mapping(data.get("version"), "a version object")
         version = ServerVersion(
-            major=_field(raw_version, "major", int, optional=False),
-            minor=_field(raw_version, "minor", int, optional=False),
-            micro=_field(raw_version, "micro", int, optional=False),
-            string=_field(raw_version, "string", str, optional=False),
+            major=read_field(raw_version, "major", int, optional=False),
+            minor=read_field(raw_version, "minor", int, optional=False),
+            micro=read_field(raw_version, "micro", int, optional=False),
+            string=read_field(raw_version, "string", str, optional=False),
         )
-        capabilities = _mapping(data.get("capabilities"), "a capabilities map")
+        capabilities = read_mapping(data.get("capabilities"), "a capabilities map")
         user_status = capabilities.get("user_status")
         if not isinstance(user_status, Mapping):
             return cls(version, False, False, False, False)
@@ -254,86 +255,3 @@ class Capabilities:
             supports_emoji=user_status.get("supports_emoji") is True,
             supports_busy=user_status.get("supports_busy") is True,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Sharee:
-    """A user match of the sharees search, with that user's public status if they have one."""
-
-    user_id: str
-    display_name: str
-    subline: str
-    status: PublicStatus | None
-    exact: bool
-
-    @classmethod
-    def from_ocs(cls, data: Any, *, exact: bool) -> Sharee:
-        data = _mapping(data, "a sharee")
-        value = _mapping(data.get("value"), "a sharee value")
-        user_id = _field(value, "shareWith", str, optional=False)
-        raw_status = data.get("status")
-        # Nextcloud sends an empty list, not null, for a user without a status row.
-        status = PublicStatus.from_ocs(raw_status, user_id=user_id) if raw_status else None
-        return cls(
-            user_id=user_id,
-            display_name=_field(data, "label", str, optional=False),
-            subline=_field(data, "subline", str, optional=True) or "",
-            status=status,
-            exact=exact,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class UserDetails:
-    """The reading account's own details from ``/cloud/user``; ``locale`` is ``""`` when unset."""
-
-    id: str
-    display_name: str
-    email: str | None
-    language: str
-    locale: str
-
-    @classmethod
-    def from_ocs(cls, data: Any) -> UserDetails:
-        data = _mapping(data, "the user details")
-        return cls(
-            id=_field(data, "id", str, optional=False),
-            display_name=_field(data, "display-name", str, optional=True)
-            or _field(data, "displayname", str, optional=False),
-            email=_field(data, "email", str, optional=True),
-            language=_field(data, "language", str, optional=True) or "",
-            locale=_field(data, "locale", str, optional=True) or "",
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class LoginFlowStart:
-    """A started Login Flow v2: the user opens ``login_url``; the bridge polls ``poll_endpoint``."""
-
-    login_url: str
-    poll_endpoint: str
-    poll_token: str = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class LoginFlowCredentials:
-    """What a granted login flow returns; ``login_name`` (not the user id) goes into Basic auth."""
-
-    server: str
-    login_name: str
-    app_password: str = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    """A login name and app password for Basic auth; the password never shows in ``repr``."""
-
-    login_name: str
-    app_password: str = field(repr=False)
-
-    def __post_init__(self) -> None:
-        # Basic auth splits user and password at the first colon.
-        if not self.login_name or ":" in self.login_name:
-            raise ValueError(f"invalid Nextcloud login name {self.login_name!r}: it must be non-empty without ':'")
-        if not self.app_password:
-            raise ValueError(f"the app password for {self.login_name!r} is empty")

@@ -49,6 +49,10 @@ _XML_SIZE_MAX = 64 * 1024
 """Nextcloud's XML responses are short error envelopes, so a larger body is not parsed."""
 
 _HINTS = {
+    301: "the base URL redirects elsewhere: use the final URL (https, with any subpath)",
+    302: "the base URL redirects elsewhere, often to a login page: use the Nextcloud URL itself",
+    307: "the base URL redirects elsewhere: use the final URL (https, with any subpath)",
+    308: "the base URL redirects elsewhere: use the final URL (https, with any subpath)",
     401: "check the login name and app password, or grant access again with the login flow",
     412: "the OCS-APIRequest header was missing, which the client always sends: check proxies between",
 }
@@ -180,6 +184,8 @@ def build_error(request: ApiRequest[Any], http_status: int, body: DecodedBody) -
             message = f"{message}; {_HINTS[http_status]}"
     if http_status in _ERROR_CLASSES:
         error_class = _ERROR_CLASSES[http_status]
+    elif 300 <= http_status < 400:
+        error_class = NextcloudProtocolError
     elif http_status >= 500:
         error_class = NextcloudServerError
     else:

@@ -34,7 +34,7 @@ from presence_bridge.errors import NextcloudNotFound
 from presence_bridge.nextcloud.client import NextcloudClient
 from presence_bridge.nextcloud.models import PublicStatus
 
-logger = logging.getLogger("presence_bridge.nextcloud")
+logger = logging.getLogger(__name__)
 
 DEFAULT_PAGE_LIMIT = 5000
 """Rows per request.  Each request costs a fixed server-side start-up, so large pages are much

@@ -23,7 +23,7 @@ from presence_bridge import __version__
 from presence_bridge.errors import NextcloudProtocolError, NextcloudUnavailable
 from presence_bridge.nextcloud.ocs import ApiRequest
 
-logger = logging.getLogger("presence_bridge.nextcloud")
+logger = logging.getLogger(__name__)
 
 DEFAULT_USER_AGENT = f"presence-bridge/{__version__}"
 """Nextcloud shows the User-Agent as the client name and names login-flow app passwords after it."""
