@@ -26,8 +26,15 @@ def project_modules() -> list[str]:
 
 
 def bridge_modules() -> list[str]:
-    """Return every project module except those of the Nextcloud emulator."""
-    return [name for name in project_modules() if not name.startswith(EMULATOR_PACKAGE)]
+    """Return every project module except the emulator's and Alembic's migration scripts.
+
+    Migration scripts run only inside Alembic, so importing them alone fails.
+    """
+    return [
+        name
+        for name in project_modules()
+        if not name.startswith(EMULATOR_PACKAGE) and ".migrations." not in f"{name}."
+    ]
 
 
 def error_classes_in(module_name: str) -> list[type[BaseException]]:
