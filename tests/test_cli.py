@@ -124,6 +124,17 @@ def test_config_check_missing_file(tmp_path: Path) -> None:
     assert "does not exist" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["demo", "nextcloud-emulator"])
+def test_busy_port_reported(command: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = run_cli(command, "--port", str(port))
+
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--port 0" in result.stderr
+
+
 def test_usage_error_exit_status() -> None:
     result = run_cli("no-such-command")
     assert result.returncode == 2

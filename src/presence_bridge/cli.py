@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -91,8 +92,26 @@ def _emulator_address(args: argparse.Namespace) -> tuple[str, int]:
     return host, port
 
 
+def _port_unavailable(host: str, port: int) -> bool:
+    """Return True, after printing why, when ``host:port`` cannot be bound (checked by binding it once)."""
+    if port == 0:
+        return False
+    try:
+        with socket.create_server((host, port)):
+            return False
+    except OSError as exc:
+        print(
+            f"error: cannot listen on {host}:{port}: {exc.strerror or exc}. "
+            "Stop the program using that port, or pass --port 0 to pick a free one.",
+            file=sys.stderr,
+        )
+        return True
+
+
 def _nextcloud_emulator(args: argparse.Namespace) -> int:
     host, port = _emulator_address(args)
+    if _port_unavailable(host, port):
+        return EXIT_FAILURE
     from presence_bridge.demo import DEMO_SEED
     from presence_bridge.emulator.server import run_emulator
 
@@ -108,6 +127,8 @@ def _nextcloud_emulator(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     host, port = _emulator_address(args)
+    if _port_unavailable(host, port):
+        return EXIT_FAILURE
     from presence_bridge.demo import run_demo
 
     return run_demo(host=host, port=port, interval=args.interval)
