@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -88,15 +89,19 @@ async def test_icon_rejected_without_sending() -> None:
     assert len(recorder.requests) == 1
 
 
+def _server_of_version(major: int) -> Callable[[httpx.Request], httpx.Response]:
+    def respond(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("capabilities"):
+            return ocs(capabilities(major))
+        return ocs(private_status(status="busy"))
+
+    return respond
+
+
 async def test_busy_allowed_from_version_28() -> None:
     """busy is checked against the capabilities: 31 without supports_busy allows it, 27 does not."""
     for major, allowed in ((31, True), (27, False)):
-        recorder = Recorder(
-            lambda request, major=major: ocs(capabilities(major))
-            if request.url.path.endswith("capabilities")
-            else ocs(private_status(status="busy"))
-        )
-        client = make_client(recorder)
+        client = make_client(Recorder(_server_of_version(major)))
         if allowed:
             assert (await client.set_status("busy")).status is NextcloudStatusType.BUSY
         else:
@@ -147,7 +152,7 @@ async def test_session_cookie_kept_per_client() -> None:
 async def test_cookies_never_cross_credentials() -> None:
     """Two clients on one cookie-keeping httpx client never send each other's session cookie."""
     def respond(request: httpx.Request) -> httpx.Response:
-        user = basic_user(request)
+        user = basic_user(request) or "anonymous"
         return ocs(private_status(user), headers={"Set-Cookie": f"oc_session={user}-session; path=/"})
 
     recorder = Recorder(respond)

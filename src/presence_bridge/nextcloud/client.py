@@ -58,7 +58,7 @@ class RetryPolicy:
 
     def delay(self, retry_number: int) -> float:
         """Return the wait before retry ``retry_number`` (1 for the first retry)."""
-        return min(self.max_delay, self.base_delay * 2 ** (retry_number - 1))
+        return min(self.max_delay, self.base_delay * float(2 ** (retry_number - 1)))
 
 
 def _is_retryable(error: NextcloudError) -> bool:

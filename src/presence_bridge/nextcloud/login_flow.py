@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -34,6 +34,8 @@ from presence_bridge.nextcloud.account_models import LoginFlowCredentials, Login
 from presence_bridge.nextcloud.ocs import ApiRequest, parse_response
 from presence_bridge.nextcloud.transport import DEFAULT_USER_AGENT, build_http_request, send
 from presence_bridge.nextcloud.validation import validate_path_segment
+
+T = TypeVar("T")
 
 LOGIN_FLOW_LIFETIME = 1200.0
 """Seconds from the start until Nextcloud deletes the flow."""
@@ -109,7 +111,7 @@ class LoginFlow:
         self._sleep = sleep
         self._clock = clock
 
-    async def _execute(self, request: ApiRequest[Any]) -> Any:
+    async def _execute(self, request: ApiRequest[T]) -> T:
         headers = {"Accept": "application/json", "User-Agent": self._user_agent}
         http_request = build_http_request(self._http, request, headers=headers, cookies=None)
         response = await send(self._http, http_request, actor="anonymous")

@@ -112,7 +112,7 @@ def _decode_json(content: bytes) -> DecodedBody | None:
         return None
     ocs = value.get("ocs") if isinstance(value, dict) else None
     meta = ocs.get("meta") if isinstance(ocs, dict) else None
-    if not isinstance(meta, dict):
+    if not isinstance(ocs, dict) or not isinstance(meta, dict):
         message = value.get("message") if isinstance(value, dict) else None
         return DecodedBody("json", data=value, server_message=message if isinstance(message, str) else None)
     code = meta.get("statuscode")

@@ -16,6 +16,7 @@ import os
 import ssl
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -37,10 +38,10 @@ but Nextcloud's brute-force protection can delay any request from the bridge's a
 class RejectAllCookies(http.cookiejar.DefaultCookiePolicy):
     """A cookie policy that stores no cookie and sends none."""
 
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:  # type: ignore[override]
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
         return False
 
-    def return_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:  # type: ignore[override]
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
         return False
 
 
@@ -93,7 +94,7 @@ def basic_authorization(login_name: str, password: str) -> str:
 
 def build_http_request(
     http: httpx.AsyncClient,
-    request: ApiRequest[object],
+    request: ApiRequest[Any],
     *,
     headers: Mapping[str, str],
     cookies: httpx.Cookies | None,

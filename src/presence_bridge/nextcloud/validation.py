@@ -128,24 +128,18 @@ def validate_clear_at(clear_at: object, *, now: int) -> int | None:
 def validate_status_type(status: object, *, busy_allowed: bool) -> NextcloudStatusType:
     """Return the status type if Nextcloud accepts it; ``busy`` needs ``busy_allowed``."""
     allowed = ", ".join(member.value for member in NextcloudStatusType)
-    try:
-        status_type = NextcloudStatusType(status)
-    except ValueError:
-        raise _reject(f"unknown status type {status!r}; Nextcloud accepts {allowed} (lower case)") from None
+    if not isinstance(status, str) or status not in {member.value for member in NextcloudStatusType}:
+        raise _reject(f"unknown status type {status!r}; Nextcloud accepts {allowed} (lower case)")
+    status_type = NextcloudStatusType(status)
     if status_type is NextcloudStatusType.BUSY and not busy_allowed:
         raise _reject("this Nextcloud server does not support the busy status (it needs Nextcloud 28 or newer)")
     return status_type
 
 
 def validate_heartbeat_status(status: object) -> NextcloudStatusType:
-    try:
-        status_type = NextcloudStatusType(status)
-    except ValueError:
-        status_type = None
-    if status_type not in HEARTBEAT_STATUSES:
+    if not isinstance(status, str) or status not in HEARTBEAT_STATUSES:
         raise _reject(f"a heartbeat status must be 'online' or 'away', got {status!r}")
-    assert status_type is not None
-    return status_type
+    return NextcloudStatusType(status)
 
 
 def validate_message_id(message_id: object, known_ids: Iterable[str]) -> str:
