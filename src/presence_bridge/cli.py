@@ -58,7 +58,7 @@ def _describe(settings: config.Settings) -> list[str]:
         f"Sync:       sweep every {sync.sweep_interval_seconds:g} s, settle {sync.settle_seconds:g} s, "
         f"debounce {sync.debounce_seconds:g} s",
         f"            time zone {sync.default_timezone.key}, weeks start on {config.WEEKDAYS[sync.week_start].capitalize()}",
-        f"Emulator:   {settings.emulator.host}:{settings.emulator.port} (used by the demo)",
+        f"Emulator:   {settings.emulator.host}:{settings.emulator.port} (used by demo and nextcloud-emulator)",
     ]
 
 
