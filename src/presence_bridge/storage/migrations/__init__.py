@@ -1,0 +1,1 @@
+"""Alembic migrations of the store; :func:`presence_bridge.storage.upgrade_database` runs them."""
