@@ -124,3 +124,34 @@ def test_getapppassword_unauthenticated(server: Emulator) -> None:
     response = get(server, "/ocs/v2.php/core/getapppassword")
     assert response.status_code == 401
     assert response.json()["ocs"]["meta"]["statuscode"] == 997
+
+
+def test_rotate_app_password(server: Emulator) -> None:
+    """Rotating returns a new app password that works, and the old one stops working."""
+    response = server.http.post(
+        server.base_url + "/ocs/v2.php/core/apppassword/rotate", auth=("alice", "alice-app"), headers=OCS_HEADERS
+    )
+    assert response.status_code == 200
+    token = response.json()["ocs"]["data"]["apppassword"]
+    assert len(token) == 72
+    assert get(server, "/ocs/v2.php/cloud/user", ("alice", token)).status_code == 200
+    assert get(server, "/ocs/v2.php/cloud/user", ("alice", "alice-app")).status_code == 401
+
+
+def test_revoke_app_password(server: Emulator) -> None:
+    """DELETE /core/apppassword revokes the app password in use."""
+    response = server.http.delete(
+        server.base_url + "/ocs/v2.php/core/apppassword", auth=("alice", "alice-app"), headers=OCS_HEADERS
+    )
+    assert response.status_code == 200
+    assert response.json()["ocs"]["data"] == []
+    assert get(server, "/ocs/v2.php/cloud/user", ("alice", "alice-app")).status_code == 401
+
+
+def test_revoke_with_login_password(server: Emulator) -> None:
+    """Revoking needs an app password in use: a login-password caller gets 403."""
+    response = server.http.delete(
+        server.base_url + "/ocs/v2.php/core/apppassword", auth=("alice", "alice-login"), headers=OCS_HEADERS
+    )
+    assert response.status_code == 403
+    assert response.json()["ocs"]["meta"]["message"] == "no app password in use"

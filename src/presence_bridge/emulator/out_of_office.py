@@ -164,6 +164,8 @@ async def set_absence(ctx: OcsContext) -> Response:
     message = required_str(params, "message")
     replacement = params.get("replacementUserId")
     replacement_name = params.get("replacementUserDisplayName")
+    # NOTE: the statusLength and unknownUser responses follow a reading of Nextcloud's
+    # controller; no recording covers them.
     if len(short_message) > STATUS_MAX_LENGTH:
         raise OcsError(400, data={"error": "statusLength"})
     if replacement is not None and ctx.state.get_user(str(replacement)) is None:

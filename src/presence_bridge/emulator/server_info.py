@@ -1,4 +1,4 @@
-"""Server-wide endpoints: capabilities, ``status.php`` and ``core/getapppassword``.
+"""Server-wide endpoints: capabilities and ``status.php`` (app passwords are in ``app_passwords``).
 
 The capabilities carry what Nextcloud 31.0.6 with its default apps reports.  A
 request without credentials gets only the public part (``bruteforce``, ``app_api``
@@ -13,7 +13,6 @@ failed logins.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from starlette.requests import Request
@@ -23,10 +22,9 @@ from starlette.routing import BaseRoute, Route
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from presence_bridge.emulator.ocs import OcsContext, OcsError, ocs_routes
+from presence_bridge.emulator.app_passwords import app_password_routes
+from presence_bridge.emulator.ocs import OcsContext, ocs_routes
 from presence_bridge.emulator.state import EmulatorState
-
-logger = logging.getLogger(__name__)
 
 VERSION = {"major": 31, "minor": 0, "micro": 6, "string": "31.0.6", "edition": "", "extendedSupport": False}
 INTERNAL_VERSION = "31.0.6.2"
@@ -45,7 +43,6 @@ STATUS_PHP = {
 USER_STATUS_CAPABILITY = {"enabled": True, "restore": True, "supports_emoji": True}
 """``supports_busy`` arrived in Nextcloud 32, so 31.0.6 does not send it."""
 
-APP_PASSWORD_FROM_APP_PASSWORD = "You cannot request an new apppassword with an apppassword"
 OCM_KEY = "server_info.ocm_public_key"
 
 
@@ -281,20 +278,6 @@ async def get_capabilities(ctx: OcsContext) -> Response:
     return ctx.respond(capabilities(ctx.state, base_url(ctx.request), logged_in=ctx.user is not None))
 
 
-async def get_app_password(ctx: OcsContext) -> Response:
-    """Exchange a login made with the account password for a new app password.
-
-    Nextcloud 31 refuses when the caller already authenticated with an app
-    password (or a token), because the session then has no password to convert.
-    """
-    if ctx.auth_kind != "login_password":
-        raise OcsError(403, APP_PASSWORD_FROM_APP_PASSWORD)
-    with ctx.state.lock:
-        token = ctx.state.accounts.create_app_password(ctx.user_id)
-    logger.info("issued an app password for %s through getapppassword", ctx.user_id)
-    return ctx.respond({"apppassword": token})
-
-
 async def status_php(request: Request) -> Response:
     response = JSONResponse(STATUS_PHP, media_type="application/json")
     response.headers["Access-Control-Allow-Origin"] = "*"
@@ -304,6 +287,6 @@ async def status_php(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     return [
         *ocs_routes("/cloud/capabilities", get_capabilities, ["GET"], needs_user=False),
-        *ocs_routes("/core/getapppassword", get_app_password, ["GET"]),
+        *app_password_routes(),
         Route("/status.php", status_php, methods=["GET"]),
     ]
