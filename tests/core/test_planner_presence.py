@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from presence_bridge.core.ids import Platform
-from presence_bridge.core.planner import plan_chat_event, plan_sweep
+from presence_bridge.core.planner import plan_chat_event, plan_sweep, plan_wake
 from presence_bridge.core.planner_rules import fingerprint, outward_status
-from presence_bridge.core.sync_state import SkipReason, StatusMessage, Target
+from presence_bridge.core.sync_state import PlannerSettings, SkipReason, StatusMessage, Target
 from tests.core.planner_support import (
     ALICE,
     T0,
@@ -141,3 +141,37 @@ def test_outward_never_shows_invisible_as_online():
         assert shown.status.value != "invisible"
         if status == "invisible":
             assert shown.status.value == "offline"
+
+
+@pytest.mark.parametrize(
+    ("start", "event", "expected_heartbeat"),
+    [
+        pytest.param("online", presence(Platform.SLACK, "away"), True, id="slack-idle"),
+        pytest.param("away", presence(Platform.MATRIX, "online"), True, id="matrix-active"),
+        pytest.param("online", presence(Platform.MATRIX, "dnd"), False, id="presence-dnd-is-put"),
+        pytest.param("online", status_event(Platform.SLACK, status="dnd"), False, id="slack-dnd"),
+        pytest.param("online", status_event(Platform.SLACK, status="away"), False, id="explicit-away"),
+        pytest.param("online", status_event(Platform.SLACK, message=StatusMessage(message="Hi")), False, id="message"),
+    ],
+)
+def test_activity_written_as_heartbeat(start, event, expected_heartbeat):
+    plan = plan_chat_event(linked(nc(start)), event, T0)
+
+    [write] = writes_to(plan, Target.NEXTCLOUD)
+    assert write.heartbeat is expected_heartbeat
+    assert not write.loses_backup
+
+
+def test_held_activity_with_message_keeps_heartbeat():
+    settings = PlannerSettings(debounce_seconds=10)
+    first = plan_chat_event(linked(ONLINE), status_event(Platform.SLACK, message=StatusMessage(message="A")), T0, settings)
+    idle = plan_chat_event(first.new_states[ALICE], presence(Platform.SLACK, "away", at=T0 + 1), T0 + 1, settings)
+    message = status_event(Platform.SLACK, message=StatusMessage(message="B"), at=T0 + 2)
+    held = plan_chat_event(idle.new_states[ALICE], message, T0 + 2, settings)
+
+    due = plan_wake(held.new_states, T0 + 10, settings)
+
+    [write] = writes_to(due, Target.NEXTCLOUD)
+    assert write.heartbeat
+    assert write.desired.status.value == "away"
+    assert write.desired.message == "B"

@@ -13,6 +13,7 @@ from presence_bridge.core.planner_rules import next_wake_at
 from presence_bridge.core.sync_state import (
     CommandAction,
     CommandIntent,
+    Direction,
     PlannerSettings,
     StatusMessage,
     SkipReason,
@@ -140,6 +141,57 @@ def test_held_change_dropped_after_newer_nextcloud_change():
     assert writes_to(due, Target.NEXTCLOUD) == []
     assert changed.new_states[ALICE].nextcloud_target.pending_change is None
     assert changed.new_states[ALICE].nextcloud.message == "C"
+
+
+def test_late_event_keeps_held_other_part():
+    settings = PlannerSettings(debounce_seconds=10)
+    lunch = status_event(Platform.SLACK, message=StatusMessage(message="Lunch"), at=T0 + 1)
+    first = plan_chat_event(linked(ONLINE), presence(Platform.SLACK, "away", at=T0), T0, settings)
+    held = plan_chat_event(first.new_states[ALICE], lunch, T0 + 1, settings)
+
+    late = plan_chat_event(held.new_states[ALICE], presence(Platform.SLACK, "online", at=T0 + 12), T0 + 12, settings)
+
+    [write] = writes_to(late, Target.NEXTCLOUD)
+    assert write.desired.message == "Lunch"
+    assert write.desired.status is ONLINE.status
+    assert late.new_states[ALICE].nextcloud_target.pending_change is None
+    assert late.wake_at is None
+
+
+@pytest.mark.parametrize(
+    ("direction", "expected_nextcloud_writes"),
+    [
+        pytest.param(Direction.BOTH, 1, id="both"),
+        pytest.param(Direction.TO_CHAT, 0, id="to-chat"),
+        pytest.param(Direction.OFF, 0, id="off"),
+    ],
+)
+def test_held_change_follows_direction_change(direction, expected_nextcloud_writes):
+    settings = PlannerSettings(debounce_seconds=10)
+    first = plan_chat_event(linked(ONLINE), presence(Platform.SLACK, "away", at=T0), T0, settings)
+    held = plan_chat_event(first.new_states[ALICE], presence(Platform.SLACK, "online", at=T0 + 1), T0 + 1, settings)
+    state = held.new_states[ALICE]
+    switched = replace(state, links={**state.links, Platform.SLACK: replace(state.links[Platform.SLACK], direction=direction)})
+
+    due = plan_wake({ALICE: switched}, T0 + 10, settings)
+
+    assert len(writes_to(due, Target.NEXTCLOUD)) == expected_nextcloud_writes
+    assert due.new_states[ALICE].nextcloud_target.pending_change is None
+
+
+def test_outward_hold_dropped_when_direction_off():
+    settings = PlannerSettings(debounce_seconds=10)
+    first = plan_sweep({ALICE: linked(ONLINE)}, sweep(("alice", AWAY), at=T0), T0, settings)
+    second = plan_sweep(first.new_states, sweep(("alice", ONLINE), at=T0 + 1), T0 + 1, settings)
+    state = second.new_states[ALICE]
+    assert second.wake_at == T0 + 10
+    links = {platform: replace(link, direction=Direction.OFF) for platform, link in state.links.items()}
+
+    due = plan_wake({ALICE: replace(state, links=links)}, T0 + 10, settings)
+
+    assert due.writes == ()
+    assert due.wake_at is None
+    assert due.next_wake_at is None
 
 
 def test_late_event_after_window_writes_directly():

@@ -20,6 +20,7 @@ from dataclasses import replace
 
 from presence_bridge.core.ids import NextcloudUserId, Platform
 from presence_bridge.core.planner_rules import (
+    HEARTBEAT_TYPES,
     OFFLINE,
     STICKY_TYPES,
     apply_change,
@@ -303,18 +304,25 @@ def _nextcloud_change(
 def _write_or_hold(
     builder: PlanBuilder, state: UserSyncState, pending: PendingChange, now: Timestamp
 ) -> UserSyncState:
+    """Write an automatic change to Nextcloud, or hold it while the debounce window lasts.
+
+    A change still held from an ended window (``plan_wake`` came late) is written
+    together with the new one, so that neither is lost.
+    """
     target = state.nextcloud_target
+    held = target.pending_change
     if within(target.auto_written_at, builder.settings.debounce_seconds, now):
-        held = target.pending_change
-        change = held.change.merged_with(pending.change) if held else pending.change
-        pending = replace(pending, change=change)
+        merged = held.merged_with(pending) if held else pending
         since = target.pending_since if target.pending_since is not None else now
-        held_target = replace(target, pending_change=pending, pending_since=since)
+        held_target = replace(target, pending_change=merged, pending_since=since)
         builder.note(state.user, SkipReason.DEBOUNCED, "held until the debounce window ends")
         return replace(state, nextcloud_target=held_target)
-    return write_nextcloud(
-        builder, state, pending.change, now, WriteReason.CHAT_CHANGED, automatic=True, exclude=pending.platform
-    )
+
+    if held is not None:
+        state = replace(state, nextcloud_target=replace(target, pending_change=None, pending_since=None))
+        still_valid = _revalidate(builder, state, held, now)
+        pending = still_valid.merged_with(pending) if still_valid else pending
+    return _write_pending(builder, state, pending, now)
 
 
 def _flush_nextcloud(builder: PlanBuilder, state: UserSyncState, now: Timestamp) -> UserSyncState:
@@ -323,11 +331,39 @@ def _flush_nextcloud(builder: PlanBuilder, state: UserSyncState, now: Timestamp)
     if pending is None or within(target.auto_written_at, builder.settings.debounce_seconds, now):
         return state
     state = replace(state, nextcloud_target=replace(target, pending_change=None, pending_since=None))
-    change = _nextcloud_change(builder, state, pending.platform, pending.kind, pending.change, now)
-    if not change.parts:
+    still_valid = _revalidate(builder, state, pending, now)
+    if still_valid is None:
         return state
+    return _write_pending(builder, state, still_valid, now)
+
+
+def _revalidate(
+    builder: PlanBuilder, state: UserSyncState, held: PendingChange, now: Timestamp
+) -> PendingChange | None:
+    """Apply the rules again to a held change, since Nextcloud or the link may have changed."""
+    link = state.links.get(held.platform)
+    if link is None or not link.direction.accepts_from_chat:
+        builder.note(state.user, SkipReason.DIRECTION, f"{held.platform} no longer sends to Nextcloud")
+        return None
+    change = _nextcloud_change(builder, state, held.platform, held.kind, held.change, now)
+    return replace(held, change=change) if change.parts else None
+
+
+def _write_pending(
+    builder: PlanBuilder, state: UserSyncState, pending: PendingChange, now: Timestamp
+) -> UserSyncState:
+    # Activity from chat becomes a heartbeat, as Nextcloud's own clients send one: a
+    # PUT would make away sticky and outlast the user's return.
+    heartbeat = pending.kind is ChatEventKind.PRESENCE and pending.change.status_type in HEARTBEAT_TYPES
     return write_nextcloud(
-        builder, state, change, now, WriteReason.CHAT_CHANGED, automatic=True, exclude=pending.platform
+        builder,
+        state,
+        pending.change,
+        now,
+        WriteReason.CHAT_CHANGED,
+        automatic=True,
+        exclude=pending.platform,
+        heartbeat=heartbeat,
     )
 
 

@@ -46,6 +46,9 @@ Nextcloud's own heartbeats leave a user-set dnd, busy or invisible alone, and so
 the bridge: a chat client going idle or active is not a decision to leave DND.
 """
 
+HEARTBEAT_TYPES = frozenset({NextcloudStatusType.ONLINE, NextcloudStatusType.AWAY})
+"""Status types Nextcloud's heartbeat endpoint accepts."""
+
 _AUTOMATION_IDS_WITHOUT_BACKUP = AUTOMATION_MESSAGE_IDS - {"meeting"}
 
 # Classes of Nextcloud status types that each chat platform shows alike.  A change
@@ -261,7 +264,10 @@ def publish(
     links = dict(state.links)
     for platform, link in state.links.items():
         target = link.target
-        if platform == exclude or not link.direction.sends_to_chat:
+        if not link.direction.sends_to_chat:
+            links[platform] = replace(link, target=replace(target, pending_since=None))
+            continue
+        if platform == exclude:
             continue
         if only_pending and target.pending_since is None:
             continue
@@ -307,16 +313,18 @@ def write_nextcloud(
     automatic: bool,
     exclude: Platform | None = None,
     deletes_backup: bool = True,
+    heartbeat: bool = False,
 ) -> UserSyncState:
     """Plan a Nextcloud write of ``change`` and publish the result to the other platforms.
 
     ``deletes_backup`` is false for clearing the message, the one manual write that
-    leaves Nextcloud's backup row in place.
+    leaves Nextcloud's backup row in place.  A heartbeat keeps the backup row too.
     """
     current = effective_status(state.nextcloud, now) if state.nextcloud is not None else None
     desired = apply_change(current, change)
     desired_fingerprint = fingerprint(desired)
-    loses_backup = deletes_backup and state.has_backup
+    only_status = change.parts == {StatePart.STATUS_TYPE}
+    loses_backup = deletes_backup and state.has_backup and not (heartbeat and only_status)
     builder.add(
         PlannedWrite(
             Target.NEXTCLOUD,
@@ -328,6 +336,7 @@ def write_nextcloud(
             parts=change.parts,
             fingerprint=desired_fingerprint,
             loses_backup=loses_backup,
+            heartbeat=heartbeat,
         )
     )
     old = state.nextcloud_target

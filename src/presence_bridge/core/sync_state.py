@@ -177,6 +177,12 @@ class PendingChange:
     change: StatusChange
     event_time: Timestamp
 
+    def merged_with(self, newer: PendingChange) -> PendingChange:
+        """Combine with a newer change; ``kind`` follows whichever sets the status type."""
+        kind = newer.kind if newer.change.status_type is not None else self.kind
+        change = self.change.merged_with(newer.change)
+        return PendingChange(newer.platform, kind, change, max(self.event_time, newer.event_time))
+
 
 @dataclass(frozen=True, slots=True)
 class TargetState:
@@ -337,6 +343,8 @@ class PlannedWrite:
     (invisible shown as offline, expired message cleared).  ``loses_backup`` is true
     when the write is a manual ``PUT`` that deletes the automation's backup row, so
     Nextcloud will no longer restore the user's previous status by itself.
+    ``heartbeat`` is true when the status type comes from chat activity and should be
+    sent as a Nextcloud heartbeat (online or away), not as a sticky ``PUT``.
     """
 
     target: Target
@@ -348,6 +356,7 @@ class PlannedWrite:
     parts: frozenset[StatePart] = frozenset()
     fingerprint: str | None = None
     loses_backup: bool = False
+    heartbeat: bool = False
     revert_message_id: str | None = None
 
 
