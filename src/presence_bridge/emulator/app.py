@@ -27,6 +27,8 @@ from types import ModuleType
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -104,7 +106,12 @@ class EmulatorApp(Starlette):
     """
 
     def __init__(self, state: EmulatorState, routes: list[BaseRoute]) -> None:
-        super().__init__(routes=routes, exception_handlers={HTTPException: _http_error})
+        super().__init__(
+            routes=routes,
+            exception_handlers={HTTPException: _http_error},
+            # Nextcloud's PHP compresses response bodies for clients that accept gzip.
+            middleware=[Middleware(GZipMiddleware, minimum_size=1, compresslevel=6)],
+        )
         self.router.redirect_slashes = False
         self.state.emulator = state
         self._faults = FaultMiddleware(super().__call__, state)
