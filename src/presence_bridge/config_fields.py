@@ -206,12 +206,17 @@ def _keep_secret_text(value: object, key: str, ctx: LoadContext) -> str:
 # --- secrets -----------------------------------------------------------------
 
 
-def read_secret(table: Mapping[str, object], name: str, section: str, spec: FieldSpec, ctx: LoadContext) -> Secret | None:
+def read_secret(
+    table: Mapping[str, object], name: str, section: str, spec: FieldSpec, ctx: LoadContext
+) -> Secret | None:
     """Read the secret ``name`` from exactly one of ``name``, ``name_env`` and ``name_file``."""
     forms = [name + suffix for suffix in SECRET_SUFFIXES]
     present = [form for form in forms if form in table]
     key = f"{section}.{name}"
-    accepted_forms = f"exactly one of {section}.{forms[0]}, {section}.{forms[1]} (an environment variable name) or {section}.{forms[2]} (a file path)"
+    accepted_forms = (
+        f"exactly one of {section}.{forms[0]}, {section}.{forms[1]} (an environment variable name) "
+        f"or {section}.{forms[2]} (a file path)"
+    )
     if len(present) > 1:
         raise invalid(key, "the secret is given more than once (" + ", ".join(present) + ")", accepted_forms)
     if not present:
@@ -225,7 +230,9 @@ def read_secret(table: Mapping[str, object], name: str, section: str, spec: Fiel
     if form.endswith("_env"):
         variable = text(raw, form_key, ctx)
         if variable not in ctx.environ:
-            raise invalid(form_key, f"environment variable {variable} is not set", f"{variable} set in the service's environment")
+            raise invalid(
+                form_key, f"environment variable {variable} is not set", f"{variable} set in the service's environment"
+            )
         value, source = ctx.environ[variable], f"environment variable {variable}"
     elif form.endswith("_file"):
         path = resolve_path(text(raw, form_key, ctx), ctx)
@@ -233,7 +240,8 @@ def read_secret(table: Mapping[str, object], name: str, section: str, spec: Fiel
             value = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise invalid(form_key, f"cannot read {str(path)!r}: {reason}", "a readable UTF-8 text file holding only the secret") from None
+            expected = "a readable UTF-8 text file that contains only the secret"
+            raise invalid(form_key, f"cannot read {str(path)!r}: {reason}", expected) from None
         value = value.removesuffix("\n").removesuffix("\r")
         source = f"file {path}"
     else:
