@@ -38,7 +38,8 @@ DEFAULT_SHARE_TYPES = (SHARE_TYPE_USER, SHARE_TYPE_GROUP)
 _RESULT_TYPES = ("users", "groups", "remotes", "remote_groups", "emails", "circles", "rooms")
 _RECOMMENDED_TYPES = ("users", "groups", "remotes", "remote_groups", "emails")
 
-SearchResult = dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+Entries = list[dict[str, Any]]
+SearchResult = dict[str, tuple[Entries, Entries]]
 """Result type ("users", "groups") → (exact matches, wide matches)."""
 
 
@@ -76,8 +77,12 @@ def _candidates(state: EmulatorState, caller: User, term: str, limit: int, offse
     with state.lock:
         users = list(state.accounts.users.values())
     if state.settings.user_enumeration == "group":
-        shared = set(caller.groups)
-        found = [user for user in users if shared & set(user.groups) and _matches(user, term)]
+        # Each of the caller's groups is searched on its own, with the page limits applied per group.
+        by_id: dict[str, User] = {}
+        for group in caller.groups:
+            members = sorted((u for u in users if group in u.groups and _matches(u, term)), key=lambda u: u.id)
+            by_id.update((user.id, user) for user in members[offset : offset + limit])
+        found = list(by_id.values())
     else:
         found = sorted((user for user in users if _matches(user, term)), key=lambda u: (u.display_name.lower(), u.id))
         found = found[offset : offset + limit]
@@ -85,14 +90,14 @@ def _candidates(state: EmulatorState, caller: User, term: str, limit: int, offse
     return [user for user in found if user.id != caller.id]
 
 
-def search_users(state: EmulatorState, caller: User, search: str, limit: int, offset: int) -> tuple[list, list]:
+def search_users(state: EmulatorState, caller: User, search: str, limit: int, offset: int) -> tuple[Entries, Entries]:
     """Return (exact, wide) user matches as Nextcloud 31's user plugin does."""
     mode = state.settings.user_enumeration
     term = search.lower()
     candidates = _candidates(state, caller, term, limit, offset)
     statuses = {user.id: status_for(state, user.id) for user in candidates}
-    exact: list[dict[str, Any]] = []
-    wide: list[dict[str, Any]] = []
+    exact: Entries = []
+    wide: Entries = []
     found_by_id = False
     for user in candidates:
         entry = _user_entry(user, statuses[user.id])
@@ -107,12 +112,13 @@ def search_users(state: EmulatorState, caller: User, search: str, limit: int, of
         with state.lock:
             direct = state.accounts.by_login(search)
         if direct is not None:
-            # NOTE: Nextcloud 31 does not drop the caller here, so searching one's own id finds oneself.
+            # NOTE: no recording covers it, but Nextcloud's user plugin keeps the caller
+            # in this step, so searching one's own id returns oneself.
             exact.append(_user_entry(direct, statuses.get(direct.id, [])))
     return exact, wide
 
 
-def search_groups(state: EmulatorState, caller: User, search: str, limit: int, offset: int) -> tuple[list, list]:
+def search_groups(state: EmulatorState, caller: User, search: str, limit: int, offset: int) -> tuple[Entries, Entries]:
     """Return (exact, wide) group matches; group ids double as display names."""
     mode = state.settings.user_enumeration
     term = search.lower()
