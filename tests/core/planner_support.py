@@ -110,7 +110,7 @@ def reasons(plan: Plan) -> set[str]:
 class Driver:
     """Feeds chat events to the planner for one user, waking it when a write falls due.
 
-    It stands in for the worker: it records every plan's new state and keeps all
+    It plays the worker's part: it records every plan's new state and keeps all
     planned writes with the simulated time they were planned at.
     """
 

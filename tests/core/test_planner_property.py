@@ -29,8 +29,8 @@ steps = st.lists(
 @settings(max_examples=80, deadline=None)
 @given(steps=steps, debounce=st.sampled_from([0.0, 0.5, 2.0, 10.0]))
 def test_random_presence_sequences(steps, debounce):
-    # A user's change equal to the bridge's last write inside the settle window is
-    # taken for its echo and dropped, by design; a zero window keeps every change.
+    # Inside the settle window, a change equal to the bridge's last write is dropped
+    # as its echo. A zero window keeps every change, so the last one always wins.
     planner_settings = PlannerSettings(debounce_seconds=debounce, settle_seconds=0)
     driver = Driver(linked(nc("online")), planner_settings)
     now = T0

@@ -275,6 +275,18 @@ def test_next_wake_at_is_earliest_future_clear_at():
     assert next_wake_at(states, T0, PlannerSettings()) == T0 + 50
     assert plan.next_wake_at == T0 + 50
     assert plan.wake_at is None
+    assert plan.new_states[carol].nextcloud == nc("offline")
+    assert {write.user for write in plan.writes} == {carol}
+
+
+def test_chat_message_already_expired_clears():
+    expired = StatusMessage(message="Lunch", clear_at=int(T0) - 1)
+    state = linked(nc("online", message="Old"))
+
+    plan = plan_chat_event(state, status_event(Platform.SLACK, message=expired), T0)
+
+    [write] = writes_to(plan, Target.NEXTCLOUD)
+    assert write.desired == nc("online")
 
 
 def test_wake_at_clear_at_publishes_offline():

@@ -9,6 +9,23 @@ state, one observation and the current time, and return a :class:`Plan`:
 - :func:`plan_wake` when ``Plan.next_wake_at`` is reached (debounced writes fall due,
   a ``clear_at`` passes).
 
+The rules, in the order they apply:
+
+- A user absent from one complete sweep is confirmed absent (no status, offline) only
+  by ``missing_sweeps_to_confirm`` (2) complete sweeps; an incomplete sweep, or a
+  complete one that lists no rows at all, never counts.  ``_uid`` rows are backups.
+- An automation (a ``_uid`` backup row, or the message id ``call``,
+  ``out-of-office`` or ``availability``) is published outward and blocks every
+  automatic chat→Nextcloud change; a command overrides it (``loses_backup``).
+- A chat change equal to the bridge's own write to that platform within
+  ``settle_seconds`` (60 s) is its echo.  The same check applies to Nextcloud.
+- A change older than the newest one applied to the same part (status type or
+  message) is dropped.  Nextcloud changes carry the time the bridge observed them.
+- Chat activity never replaces dnd, busy or invisible; Matrix offline is never
+  written; invisible is published as offline; a passed ``clear_at`` reads as offline.
+- At most one automatic write per user and system per ``debounce_seconds`` (10 s);
+  the newest change inside the window is held and written when it ends.
+
 The planner reads no clock and does no I/O; the worker executes the writes and then
 records ``Plan.new_states``.
 """
@@ -23,11 +40,11 @@ from presence_bridge.core.planner_rules import (
     HEARTBEAT_TYPES,
     OFFLINE,
     STICKY_TYPES,
+    PlanBuilder,
     apply_change,
     changed_parts,
     effective_status,
     fingerprint,
-    PlanBuilder,
     is_automated,
     message_of,
     publish,
@@ -94,6 +111,7 @@ def plan_sweep(
             builder.note(uid, SkipReason.BACKUP_ROW, "listed only through its backup row")
         elif counts_missing and state.nextcloud is not None:
             state = _count_missing(builder, state, sweep.observed_at, now)
+        state = _expire_if_due(builder, state, now)
         builder.record(state)
     return builder.finish(states, now)
 
@@ -139,13 +157,19 @@ def plan_wake(
     """Publish expired statuses and write the debounced changes whose window has ended."""
     builder = PlanBuilder(settings)
     for state in states.values():
-        current = state.nextcloud
-        if current is not None and current.clear_at is not None and current.clear_at <= now:
-            state = _observe(builder, state, current, state.has_backup, now, now, WriteReason.EXPIRED)
+        state = _expire_if_due(builder, state, now)
         state = _flush_nextcloud(builder, state, now)
         state = publish(builder, state, now, WriteReason.NEXTCLOUD_CHANGED, only_pending=True)
         builder.record(state)
     return builder.finish(states, now)
+
+
+def _expire_if_due(builder: PlanBuilder, state: UserSyncState, now: Timestamp) -> UserSyncState:
+    """Publish the offline status Nextcloud falls back to once ``clear_at`` has passed."""
+    current = state.nextcloud
+    if current is None or current.clear_at is None or current.clear_at > now:
+        return state
+    return _observe(builder, state, current, state.has_backup, now, now, WriteReason.EXPIRED)
 
 
 def _count_missing(
@@ -229,6 +253,10 @@ def _apply_chat_event(
 
     change = event.change
     target = Target.of(event.platform)
+    message = change.message
+    if message is not None and message.clear_at is not None and message.clear_at <= now:
+        # Nextcloud rejects a clear_at in the past, and such a message is over anyway.
+        change = StatusChange(change.status_type, StatusMessage())
     offline = event.change.status_type is NextcloudStatusType.OFFLINE
     if event.platform is Platform.MATRIX and offline:
         change = change.without(StatePart.STATUS_TYPE)

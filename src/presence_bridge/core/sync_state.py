@@ -32,7 +32,7 @@ BACKUP_PREFIX = "_"
 
 
 class Direction(enum.StrEnum):
-    """Which way one user's status flows between Nextcloud and one chat platform."""
+    """Direction in which one user's status flows between Nextcloud and one chat platform."""
 
     BOTH = "both"
     TO_CHAT = "to-chat"
@@ -69,7 +69,7 @@ class StatePart(enum.StrEnum):
 
 
 class ChatEventKind(enum.StrEnum):
-    """How deliberate a chat change is.
+    """Kind of chat change, by how deliberate it is.
 
     ``PRESENCE`` follows activity (Slack ``users.getPresence``, Matrix ``m.presence``
     state) and is automatic sync.  ``STATUS`` is a status the person set on purpose
@@ -81,7 +81,7 @@ class ChatEventKind(enum.StrEnum):
 
 
 class ChangeOrigin(enum.StrEnum):
-    """Who made a chat change, as far as the adapter can tell."""
+    """Author of a chat change, as far as the adapter can tell."""
 
     USER = "user"
     OTHER_APP = "other-app"
@@ -95,7 +95,7 @@ class CommandAction(enum.StrEnum):
 
 
 class WriteAction(enum.StrEnum):
-    """``SET`` writes ``desired``; ``REVERT`` asks Nextcloud to restore its backup row."""
+    """``SET`` writes ``desired``; ``REVERT`` requests that Nextcloud restore its backup row."""
 
     SET = "set"
     REVERT = "revert"
@@ -111,7 +111,7 @@ class WriteReason(enum.StrEnum):
 
 
 class SkipReason(enum.StrEnum):
-    """Why the planner wrote nothing (or less than it could) for a user."""
+    """Reason the planner wrote nothing (or less than it could) for a user."""
 
     NO_CHANGE = "no-change"
     ECHO = "echo"
@@ -186,7 +186,7 @@ class PendingChange:
 
 @dataclass(frozen=True, slots=True)
 class TargetState:
-    """What the bridge knows about one user's state on one system it writes to.
+    """The bridge's record of one user's state on one system it writes to.
 
     ``synced`` is the status (in Nextcloud terms) the system was last written with or
     last reported, and ``fingerprint`` its hash.  ``written_at`` is the time of the
@@ -237,7 +237,7 @@ class UserSyncState:
 class SweepObservation:
     """One pass over ``GET /statuses``.
 
-    ``users`` maps each real user id to its status as listed; ``backups`` holds the
+    ``users`` maps each real user id to its status as listed; ``backups`` contains the
     user ids that had a ``_uid`` backup row in the same pass.  ``complete`` is true
     when the pass reached the end of the listing.
     """
@@ -362,7 +362,7 @@ class PlannedWrite:
 
 @dataclass(frozen=True, slots=True)
 class PlanNote:
-    """Why something was not written; ``user`` is None for a note about a whole sweep."""
+    """Reason something was not written; ``user`` is None for a note about a whole sweep."""
 
     user: NextcloudUserId | None
     reason: SkipReason
@@ -371,7 +371,7 @@ class PlanNote:
 
 @dataclass(frozen=True)
 class Plan:
-    """The planner's answer.
+    """The planner's result for one call.
 
     Record ``new_states`` (only users whose state changed are listed) once the
     writes succeeded.  ``wake_at`` is when the earliest debounced write falls due,
@@ -404,16 +404,16 @@ class PlannerSettings:
     def __post_init__(self) -> None:
         if self.settle_seconds < 0:
             raise ConfigError(
-                f"settle_seconds is {self.settle_seconds}; use 0 or more seconds",
+                f"invalid settle_seconds {self.settle_seconds}: use 0 or more seconds",
                 key="settle_seconds",
             )
         if self.debounce_seconds < 0:
             raise ConfigError(
-                f"debounce_seconds is {self.debounce_seconds}; use 0 or more seconds",
+                f"invalid debounce_seconds {self.debounce_seconds}: use 0 or more seconds",
                 key="debounce_seconds",
             )
         if self.missing_sweeps_to_confirm < 1:
             raise ConfigError(
-                f"missing_sweeps_to_confirm is {self.missing_sweeps_to_confirm}; use 1 or more",
+                f"invalid missing_sweeps_to_confirm {self.missing_sweeps_to_confirm}: use 1 or more",
                 key="missing_sweeps_to_confirm",
             )
