@@ -184,6 +184,12 @@ REJECTED = [
     ("", "No command given. Send 'help' for the list of commands.", "help [command]"),
     ("   \n ", "No command given. Send 'help' for the list of commands.", "help [command]"),
     ("blah", UNKNOWN_COMMAND.format("blah"), None),
+    (
+        "🌴 " + "word " * 200,
+        "The command has 1002 characters, but the maximum is 1000. Send a shorter command, or "
+        "'help' for the list of commands.",
+        None,
+    ),
     ("holiday until friday", UNKNOWN_COMMAND.format("holiday"), None),
     ("“Hi” 1h", UNKNOWN_COMMAND.format("“Hi”"), None),
     ("dnd with Bob", BAD_EXPIRY.format("with Bob"), STATUS_USAGE),

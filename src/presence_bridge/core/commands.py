@@ -51,6 +51,10 @@ from presence_bridge.core.timeexpr import (
 from presence_bridge.core.timesyntax import parse_expiry_syntax
 from presence_bridge.errors import CommandError, TimeExpressionError
 
+MAX_COMMAND_LENGTH = 1000
+"""The longest command text read, in code points.  No valid command comes close, and the
+emoji scan of a custom status takes time in proportion to the text."""
+
 _FIRST_WORD_RE = re.compile(r"\s*(\S+)(.*)", re.DOTALL)
 _STRICT_QUOTES = ('"', "\u201c")
 _ZONE_EXAMPLE = "Give an IANA zone name such as Europe/Berlin or America/New_York."
@@ -69,6 +73,11 @@ def parse_command(text: str, ctx: TimeContext, predefined_ids: Collection[str] =
     Raises CommandError (TimeExpressionError for a bad expiry) whose ``reply``
     states what was wrong and whose ``usage`` is the command's usage line.
     """
+    if len(text) > MAX_COMMAND_LENGTH:
+        raise CommandError(
+            f"The command has {len(text)} characters, but the maximum is {MAX_COMMAND_LENGTH}. "
+            "Send a shorter command, or 'help' for the list of commands."
+        )
     match = _FIRST_WORD_RE.fullmatch(text)
     if match is None:
         raise CommandError("No command given. Send 'help' for the list of commands.", usage=usage_for("help"))
