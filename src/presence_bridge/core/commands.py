@@ -52,8 +52,8 @@ from presence_bridge.core.timesyntax import parse_expiry_syntax
 from presence_bridge.errors import CommandError, TimeExpressionError
 
 MAX_COMMAND_LENGTH = 1000
-"""The longest command text read, in code points.  No valid command comes close, and the
-emoji scan of a custom status takes time in proportion to the text."""
+"""The maximum length of a command text, in code points.  No valid command comes close,
+and the emoji scan of a custom status takes time in proportion to the text."""
 
 _FIRST_WORD_RE = re.compile(r"\s*(\S+)(.*)", re.DOTALL)
 _STRICT_QUOTES = ('"', "\u201c")
