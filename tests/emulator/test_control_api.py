@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import httpx
 import pytest
 
 from presence_bridge.emulator.app import create_app
-from presence_bridge.emulator.server import start_emulator
+from presence_bridge.emulator.server import load_seed, start_emulator
 from presence_bridge.emulator.state import EmulatorState, StatusRow
 from tests.emulator.conftest import OCS_HEADERS, T0, NextcloudCalls
 
@@ -125,3 +128,26 @@ def test_create_app_without_control_routes() -> None:
     paths = {getattr(route, "path", "") for route in app.routes}
 
     assert not any(path.startswith("/_emulator") for path in paths)
+
+
+def test_load_seed_sources(tmp_path: Path) -> None:
+    """A seed can be the demo preset, a dict or a JSON file."""
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(
+        json.dumps({"users": [{"id": "zoe"}], "rows": [{"user_id": "zoe", "status": "dnd"}], "settings": {"user_enumeration": "none"}}),
+        encoding="utf-8",
+    )
+    from_file, from_demo, from_dict = EmulatorState(), EmulatorState(), EmulatorState()
+
+    load_seed(from_file, seed_file)
+    load_seed(from_demo, "demo")
+    load_seed(from_dict, {"users": [{"id": "yan", "groups": ["admin"]}]})
+
+    row = from_file.get_row("zoe")
+    assert row is not None
+    assert row.status == "dnd"
+    assert from_file.settings.user_enumeration == "none"
+    assert sorted(from_demo.accounts.users) == ["admin", "alice", "bob", "carol", "dave"]
+    user = from_dict.get_user("yan")
+    assert user is not None
+    assert user.is_admin

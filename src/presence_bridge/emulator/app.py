@@ -14,8 +14,8 @@ A listed module that is missing, or imports a missing module of this package,
 is skipped with a warning.
 
 Unknown paths under ``/ocs/`` return 404 with OCS code 998 (XML unless
-``?format=json``), after the credential check, as Nextcloud does; other unknown
-paths return a plain HTML 404.  A known path with the wrong verb returns 405 with
+``?format=json``).  As in Nextcloud, wrong credentials win over this with a 401.
+Other unknown paths return a plain HTML 404.  A known path with the wrong verb returns 405 with
 an empty body (``text/xml`` under ``/ocs/``, else ``text/html``).
 """
 

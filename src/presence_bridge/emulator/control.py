@@ -21,9 +21,9 @@ DELETE    /_emulator/faults                  remove every fault
 ========  =================================  ==============================================
 
 User fields: ``id`` (required), ``display_name`` (default: the id), ``email``,
-``language`` (default "en"), ``locale`` (default ""), ``groups`` (list; members
-of ``admin`` are administrators), ``password`` (login password),
-``app_password`` (string) and/or ``app_passwords`` (list).
+``language`` (default "en"), ``locale`` (default ""), ``groups`` (a list, and
+members of ``admin`` are administrators), ``password`` (the login password),
+``app_password`` (a string) and ``app_passwords`` (a list).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ PREFIX = "/_emulator"
 
 
 class ControlError(Exception):
-    """A control request was invalid; the message says which field and why."""
+    """A control request was invalid; the message names the field and the problem."""
 
 
 async def _json_body(request: Request) -> Any:

@@ -46,8 +46,8 @@ def take_fault(state: EmulatorState, path: str) -> Fault | None:
 
 
 async def _drop_connection(receive: Receive, send: Send) -> None:
-    # Uvicorn's ``send`` is a bound method of its request cycle, which holds the
-    # transport; aborting it closes the socket without writing a response.
+    # Uvicorn's ``send`` is a bound method of its request cycle, which owns the
+    # transport, and aborting it closes the socket without writing a response.
     transport = getattr(getattr(send, "__self__", None), "transport", None)
     if transport is None:
         raise ConnectionAbortedError("fault injection: connection dropped")

@@ -178,34 +178,42 @@ def _csrf_failed(request: Request) -> Response:
     return Response(body, 412, media_type="application/json; charset=utf-8")
 
 
+async def _context_or_refusal(request: Request, *, needs_user: bool, csrf: bool) -> OcsContext | Response:
+    """Apply the credential, login and CSRF rules; return the context or the refusal."""
+    state = get_state(request)
+    try:
+        principal = authenticate(request, state)
+    except WrongCredentials:
+        return ocs_fixed_error(request, 997, "Unauthorised")
+
+    params = await request_params(request)
+    fmt = request_format(request, params)
+    version = request_version(request)
+    if fmt not in ("json", "xml"):
+        # Nextcloud has no responder for other formats and fails.
+        return ocs_fixed_error(request, 996, INTERNAL_ERROR)
+
+    user = principal.user if principal else None
+    if needs_user and user is None:
+        return render_ocs(version, fmt, 997, NOT_LOGGED_IN, [])
+    bearer = principal is not None and principal.kind == "bearer"
+    if csrf and not bearer and "ocs-apirequest" not in request.headers:
+        return _csrf_failed(request)
+    return OcsContext(request, state, version, fmt, user, principal.kind if principal else None, params)
+
+
 def wrap_ocs(endpoint: OcsEndpoint, *, needs_user: bool = True, csrf: bool = True) -> Callable[[Request], Awaitable[Response]]:
     """Turn an OCS endpoint into a Starlette endpoint applying the request rules above."""
 
     async def handle(request: Request) -> Response:
-        state = get_state(request)
-        try:
-            principal = authenticate(request, state)
-        except WrongCredentials:
-            return ocs_fixed_error(request, 997, "Unauthorised")
-        try:
-            params = await request_params(request)
-        except ParameterError:
-            return ocs_fixed_error(request, 996, INTERNAL_ERROR)
-        fmt = request_format(request, params)
-        version = request_version(request)
-        if fmt not in ("json", "xml"):
-            return ocs_fixed_error(request, 996, INTERNAL_ERROR)
-        user = principal.user if principal else None
-        if needs_user and user is None:
-            return render_ocs(version, fmt, 997, NOT_LOGGED_IN, [])
-        bearer = principal is not None and principal.kind == "bearer"
-        if csrf and not bearer and "ocs-apirequest" not in request.headers:
-            return _csrf_failed(request)
-        ctx = OcsContext(request, state, version, fmt, user, principal.kind if principal else None, params)
+        ctx = await _context_or_refusal(request, needs_user=needs_user, csrf=csrf)
+        if isinstance(ctx, Response):
+            return ctx
+
         try:
             return await endpoint(ctx)
         except OcsError as error:
-            return render_ocs(version, fmt, error.status, error.message, error.data)
+            return render_ocs(ctx.version, ctx.format, error.status, error.message, error.data)
         except ParameterError as error:
             logger.info("OCS %s %s: %s", request.method, request.url.path, error)
             return ocs_fixed_error(request, 996, INTERNAL_ERROR)

@@ -7,7 +7,7 @@
         server.state.clock.set(1_800_000_000)
 
 ``run_emulator()`` serves until Ctrl-C; the ``presence-bridge nextcloud-emulator``
-command calls it.  Both bind to 127.0.0.1 unless told otherwise.
+command calls it.  Both bind to 127.0.0.1 unless another host is given.
 """
 
 from __future__ import annotations
@@ -112,8 +112,17 @@ def load_seed(state: EmulatorState, seed: str | Path | dict[str, Any]) -> None:
         state.settings.user_enumeration = mode
 
 
-def run_emulator(*, host: str = "127.0.0.1", port: int = 8080, control: bool = False, seed: str | Path | None = None) -> None:
-    """Serve the emulator in the foreground until interrupted (Ctrl-C)."""
+def run_emulator(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    control: bool = False,
+    seed: str | Path | dict[str, Any] | None = None,
+) -> None:
+    """Serve the emulator in the foreground until interrupted (Ctrl-C).
+
+    ``seed`` is passed to :func:`load_seed` before the server starts.
+    """
     state = EmulatorState()
     if seed is not None:
         load_seed(state, seed)

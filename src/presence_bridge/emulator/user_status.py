@@ -99,7 +99,7 @@ async def predefined_statuses(ctx: OcsContext) -> Response:
 
 
 async def list_statuses(ctx: OcsContext) -> Response:
-    """All rows in table order, backups included, ``[]`` unless enumeration is open to all.
+    """List all rows in table order, backups included, or ``[]`` unless enumeration is open to all.
 
     A negative offset fails like Nextcloud's query builder (500); a negative limit
     returns every row, as SQLite's ``LIMIT -1``.

@@ -19,7 +19,7 @@ def default_message(row: StatusRow) -> tuple[str | None, str | None]:
 
 
 def private_status(row: StatusRow, *, fill_defaults: bool) -> dict[str, Any]:
-    """The owner's view.  Nextcloud fills predefined texts on reads, not on writes."""
+    """Build the owner's view; ``fill_defaults`` is True for reads, False for write responses."""
     message, icon = default_message(row) if fill_defaults else (row.custom_message, row.custom_icon)
     return {
         "userId": row.user_id,
@@ -34,7 +34,7 @@ def private_status(row: StatusRow, *, fill_defaults: bool) -> dict[str, Any]:
 
 
 def public_status(row: StatusRow) -> dict[str, Any]:
-    """Other users' view: no message id, and ``invisible`` shown as ``offline``."""
+    """Build other users' view: no message id, and ``invisible`` shown as ``offline``."""
     message, icon = default_message(row)
     return {
         "userId": row.user_id,
