@@ -138,6 +138,24 @@ def test_nextcloud_echo_within_settle_window(now, expected_targets):
 
 
 @pytest.mark.parametrize(
+    ("listed", "expected_targets"),
+    [
+        pytest.param(nc("online", message="Working remotely", icon="🏡"), set(), id="predefined-listed-by-text"),
+        # Slack got the bridge's write 5 s ago, so its update waits for the debounce window.
+        pytest.param(nc("away", message="Working remotely", icon="🏡"), {Target.MATRIX}, id="other-status"),
+        pytest.param(nc("online", message_id="remote-work"), set(), id="same-id"),
+    ],
+)
+def test_nextcloud_echo_of_predefined_message(listed, expected_targets):
+    predefined = status_event(Platform.MATRIX, message=StatusMessage(message_id="remote-work"), at=T0)
+    written = plan_chat_event(linked(ONLINE), predefined, T0)
+
+    plan = plan_sweep(written.new_states, sweep(("alice", listed), at=T0 + 5), T0 + 5)
+
+    assert {write.target for write in plan.writes} == expected_targets
+
+
+@pytest.mark.parametrize(
     ("event", "expect_write"),
     [
         pytest.param(presence(Platform.SLACK, "away", at=T0 - 1), False, id="older-dropped"),

@@ -46,6 +46,7 @@ from presence_bridge.core.planner_rules import (
     effective_status,
     fingerprint,
     is_automated,
+    is_nextcloud_echo,
     message_of,
     publish,
     same_part,
@@ -208,7 +209,7 @@ def _observe(
 
     written = state.nextcloud_target
     settle = builder.settings.settle_seconds
-    if written.fingerprint == fingerprint(seen) and within(written.written_at, settle, now):
+    if is_nextcloud_echo(written.synced, seen) and within(written.written_at, settle, now):
         builder.note(state.user, SkipReason.ECHO, "Nextcloud shows the bridge's own write")
         return replace(state, nextcloud=seen)
 
@@ -382,6 +383,8 @@ def _write_pending(
 ) -> UserSyncState:
     # Activity from chat becomes a heartbeat, as Nextcloud's own clients send one: a
     # PUT would make away sticky and outlast the user's return.
+    # NOTE: Nextcloud ignores an away heartbeat while a fresh online is stored, but the
+    # state still records away until the next sweep shows otherwise and republishes.
     heartbeat = pending.kind is ChatEventKind.PRESENCE and pending.change.status_type in HEARTBEAT_TYPES
     return write_nextcloud(
         builder,

@@ -179,6 +179,22 @@ def changed_parts(
     return frozenset(part for part in StatePart if not same_part(target, part, old, new))
 
 
+def is_nextcloud_echo(written: NextcloudStatus | None, seen: NextcloudStatus) -> bool:
+    """Tell whether ``seen`` is what Nextcloud shows after the bridge wrote ``written``.
+
+    ``GET /statuses`` lists a predefined message by its text and icon, without the
+    message id the bridge wrote, so an id-only write matches any text there.
+    """
+    if written is None:
+        return False
+    if fingerprint(replace(seen, automated=False)) == fingerprint(written):
+        return True
+    id_only = written.message_id is not None and not written.message and not written.icon
+    listed_by_text = seen.message_id is None and bool(seen.message or seen.icon)
+    same_rest = seen.status is written.status and seen.clear_at == written.clear_at
+    return id_only and listed_by_text and same_rest
+
+
 def within(start: Timestamp | None, seconds: float, now: Timestamp) -> bool:
     """Tell whether ``now`` is less than ``seconds`` after ``start``."""
     return start is not None and now < start + seconds
