@@ -170,3 +170,18 @@ async def test_undecryptable_row_names_the_row(database_url: str, keys: list[str
     with pytest.raises(SecretKeyError, match="cannot be re-encrypted"):
         await store.rotate_keys()
     await store.close()
+
+
+async def test_lost_check_value_wrong_key(database_url: str, keys: list[str], clock: FakeClock) -> None:
+    store = await open_store(database_url, encryption_keys=[keys[0]], clock=clock)
+    await add_users(store)
+    async with store.engine.begin() as connection:
+        await connection.execute(encryption_canary.delete())
+    await store.close()
+
+    with pytest.raises(SecretKeyError, match="nextcloud_credentials"):
+        await open_store(database_url, encryption_keys=[keys[1]], clock=clock)
+
+    reopened = await open_store(database_url, encryption_keys=[keys[0]], clock=clock)
+    assert await raw_canary(reopened)
+    await reopened.close()

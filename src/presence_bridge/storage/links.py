@@ -101,7 +101,7 @@ class LinkMethods(StoreBase):
         _check_identity(identity)
         _check_id("Nextcloud user id", nextcloud_user_id)
         try:
-            link = await self._insert_link(identity, nextcloud_user_id, sync_direction, time_zone, locale)
+            link, created = await self._insert_link(identity, nextcloud_user_id, sync_direction, time_zone, locale)
         except StorageError as exc:
             if not isinstance(exc.__cause__, IntegrityError):
                 raise
@@ -111,7 +111,8 @@ class LinkMethods(StoreBase):
             if existing is None:
                 raise
             return existing
-        logger.info("Linked %s to Nextcloud user %s", identity, nextcloud_user_id)
+        if created:
+            logger.info("Linked %s to Nextcloud user %s", identity, nextcloud_user_id)
         return link
 
     async def _insert_link(
@@ -121,12 +122,12 @@ class LinkMethods(StoreBase):
         sync_direction: SyncDirection,
         time_zone: str | None,
         locale: str | None,
-    ) -> Link:
+    ) -> tuple[Link, bool]:
         now = self.now()
         async with self._transaction("linking a user") as connection:
             existing = await self._existing_link(connection, identity, nextcloud_user_id)
             if existing is not None:
-                return existing
+                return existing, False
             await connection.execute(
                 identity_links.insert().values(
                     platform=identity.platform.value,
@@ -143,7 +144,7 @@ class LinkMethods(StoreBase):
                     updated_at=now,
                 )
             )
-            return await require_link(connection, identity)
+            return await require_link(connection, identity), True
 
     async def _existing_link(
         self, connection: AsyncConnection, identity: ChatIdentity, nextcloud_user_id: str

@@ -76,8 +76,9 @@ class RotationMethods(StoreBase):
         async with self._transaction("checking the encryption keys") as connection:
             token = await _read_canary(connection)
             if token is None:
-                # A replica starting at the same time may insert first; then its
-                # value is checked below like any stored one.
+                await self._check_existing_secret(connection)
+                # A replica starting at the same time may insert first. Its value
+                # is then checked below like any stored one.
                 await connection.execute(
                     dialect_insert(connection, encryption_canary)
                     .values(id=CANARY_ID, token=self._box.new_canary(), created_at=self.now())
@@ -88,6 +89,22 @@ class RotationMethods(StoreBase):
         if token is None:
             raise StorageError("the key check value vanished while the store opened; open it again")
         self._box.check_canary(token)
+
+
+    async def _check_existing_secret(self, connection: AsyncConnection) -> None:
+        """Decrypt one stored secret, if any, before a key check value is first written.
+
+        A store whose key check value was lost must not adopt a new key while
+        it still contains secrets encrypted with another one.
+        """
+        for table_name, columns in SECRET_COLUMNS.items():
+            table = metadata.tables[table_name]
+            column = table.c[columns[0]]
+            query = select(column).where(column.is_not(None)).limit(1)
+            token = (await connection.execute(query)).scalar_one_or_none()
+            if token is not None:
+                self._box.decrypt(token, what=f"the stored {table_name}.{column.name}")
+                return
 
 
 async def _rotate_row(
