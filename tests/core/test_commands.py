@@ -88,6 +88,7 @@ ACCEPTED = [
     ('🌴 "On vacation" until friday', SetCustomCommand(PALM, "On vacation", Expiry("until friday", END_OF_TODAY))),
     ("🌴 “Back soon 1h” 30m", SetCustomCommand(PALM, "Back soon 1h", Expiry("30m", NOW + 1800))),
     ("🌴 'Out 2d'", SetCustomCommand(PALM, "Out 2d")),
+    (":partyparrot: Party 1h", SetCustomCommand(Icon(None, ":partyparrot:"), "Party", Expiry("1h", NOW + 3600))),
     ("🌴 ‘Out’ 2d", SetCustomCommand(PALM, "Out", Expiry("2d", NOW + 172_800))),
     ('🌴 "He said "hi""', SetCustomCommand(PALM, 'He said "hi"')),
     ('🌴 ""', SetCustomCommand(PALM, "")),
@@ -217,12 +218,6 @@ REJECTED = [
         "Your Nextcloud server does not offer the predefined status 'call'. It offers: "
         "be-right-back, commuting, meeting, remote-work, sick-leave, vacationing.",
         PREDEFINED_USAGE,
-    ),
-    (
-        ":partyparrot: Party",
-        ":partyparrot: is a custom Slack emoji without a Unicode form, and Nextcloud stores only "
-        "Unicode emoji. Pick a standard emoji such as :palm_tree:.",
-        CUSTOM_USAGE,
     ),
     (
         "🌴 " + "x" * 81,

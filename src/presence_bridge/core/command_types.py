@@ -68,8 +68,10 @@ class SetPredefinedCommand:
 class SetCustomCommand:
     """``🌴 On vacation until friday``: an emoji, an optional message and an optional expiry.
 
-    ``message`` is at most 80 code points and may be empty.  ``icon`` always has a
-    glyph, because Nextcloud stores only Unicode emoji.
+    ``message`` is at most 80 code points and may be empty.  ``icon`` has no glyph
+    when it is a custom Slack workspace emoji: Slack keeps the shortcode, and Nextcloud,
+    which stores only Unicode emoji, gets no icon (or the configured fallback) and the
+    message unchanged.
     """
 
     icon: Icon

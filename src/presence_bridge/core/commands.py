@@ -129,12 +129,6 @@ def _predefined_id(word: str, offered: Collection[str]) -> str | None:
 
 def _parse_custom(icon: Icon, body: str, ctx: TimeContext) -> SetCustomCommand:
     usage = usage_for("custom")
-    if icon.glyph is None:
-        raise CommandError(
-            f"{icon.shortcode} is a custom Slack emoji without a Unicode form, and Nextcloud "
-            "stores only Unicode emoji. Pick a standard emoji such as :palm_tree:.",
-            usage=usage,
-        )
     try:
         message, expiry = _split_message(body, ctx, usage)
     except TimeExpressionError as exc:
