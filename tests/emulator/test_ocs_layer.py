@@ -132,3 +132,19 @@ def test_php_xml_shapes() -> None:
     assert "<no></no>" in text
     assert "<yes>1</yes>" in text
     assert "<empty/>" in text
+
+
+def test_wrong_password_ignores_format(nc: NextcloudCalls) -> None:
+    """?format=json does not turn the wrong-credentials error into JSON; a 998 it does."""
+    wrong = nc.client.get(
+        "/ocs/v2.php/apps/user_status/api/v1/user_status",
+        params={"format": "json"},
+        auth=("alice", "wrong"),
+        headers={"OCS-APIRequest": "true", "X-Requested-With": "XMLHttpRequest"},
+    )
+    unknown = nc.ocs("GET", "/apps/nope", params={"format": "json"})
+
+    assert wrong.headers["content-type"].startswith("text/xml")
+    assert wrong.headers["www-authenticate"] == 'DummyBasic realm="Authorisation Required"'
+    assert unknown.status_code == 404
+    assert unknown.json()["ocs"]["meta"]["statuscode"] == 998

@@ -159,15 +159,18 @@ def ocs_error(request: Request, status: int, message: str = "", data: Any = None
 def ocs_fixed_error(request: Request, status: int, message: str) -> Response:
     """Render the errors Nextcloud sends outside the app framework (996, 997, 998).
 
-    They ignore ``Accept``: XML with ``Content-Type: text/xml`` unless the query
-    string has ``format=json``.  A 997 here means wrong credentials and adds
-    ``WWW-Authenticate: Basic``.
+    They ignore ``Accept`` and use ``Content-Type: text/xml``.  996 and 998 switch
+    to JSON when the query string has ``format=json``; 997 (wrong credentials)
+    is always XML and adds ``WWW-Authenticate: Basic`` (``DummyBasic`` for
+    ``X-Requested-With: XMLHttpRequest``, so browsers show no login dialog).
     """
-    fmt = "json" if request.query_params.get("format") == "json" else "xml"
+    wants_json = status != 997 and request.query_params.get("format") == "json"
+    fmt = "json" if wants_json else "xml"
     response = render_ocs(request_version(request), fmt, status, message, [], xml_content_type="text/xml; charset=UTF-8")
     if status == 997:
         response.status_code = 401
-        response.headers["WWW-Authenticate"] = 'Basic realm="Authorisation Required"'
+        scheme = "DummyBasic" if request.headers.get("x-requested-with") == "XMLHttpRequest" else "Basic"
+        response.headers["WWW-Authenticate"] = f'{scheme} realm="Authorisation Required"'
     return response
 
 
