@@ -13,10 +13,10 @@ Each provides:
 A listed module that is missing, or imports a missing module of this package,
 is skipped with a warning.
 
-Unknown paths under ``/ocs/`` return 404 with OCS code 998 (XML unless
+Unknown paths under ``/ocs/v1.php/`` and ``/ocs/v2.php/`` return 404 with OCS code 998 (XML unless
 ``?format=json``).  As in Nextcloud, wrong credentials win over this with a 401.
 Other unknown paths return a plain HTML 404.  A known path with the wrong verb returns 405 with
-an empty body (``text/xml`` under ``/ocs/``, else ``text/html``).
+an empty body (``text/xml`` for OCS paths, else ``text/html``).
 """
 
 from __future__ import annotations
@@ -68,8 +68,12 @@ def _load_route_modules() -> list[ModuleType]:
     return modules
 
 
+def _is_ocs_path(path: str) -> bool:
+    return path.startswith(("/ocs/v1.php/", "/ocs/v2.php/"))
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
-    if not request.url.path.startswith("/ocs/"):
+    if not _is_ocs_path(request.url.path):
         return Response(_NOT_FOUND_HTML, 404, media_type="text/html; charset=UTF-8")
     try:
         authenticate(request, request.app.state.emulator)
@@ -79,7 +83,7 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> Response:
-    is_ocs = request.url.path.startswith("/ocs/")
+    is_ocs = _is_ocs_path(request.url.path)
     if is_ocs:
         try:
             authenticate(request, request.app.state.emulator)
