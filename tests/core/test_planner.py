@@ -62,7 +62,14 @@ def test_sweep_unchanged_keeps_state():
     plan = plan_sweep({ALICE: linked(ONLINE)}, sweep(("alice", ONLINE), at=T0), T0)
 
     assert plan.writes == ()
-    assert plan.new_states[ALICE].observed_at == T0
+    assert plan.new_states == {}
+
+
+def test_sweep_change_records_observed_at():
+    plan = plan_sweep({ALICE: linked(ONLINE)}, sweep(("alice", AWAY), at=T0 - 2), T0)
+
+    assert plan.new_states[ALICE].observed_at == T0 - 2
+    assert plan.new_states[ALICE].status_changed_at == T0 - 2
 
 
 def test_sweep_first_observation_publishes():

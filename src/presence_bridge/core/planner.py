@@ -106,7 +106,8 @@ def plan_sweep(
     for uid, state in states.items():
         observed = users.get(uid)
         if observed is not None:
-            state = replace(state, missing_sweeps=0)
+            if state.missing_sweeps:
+                state = replace(state, missing_sweeps=0)
             state = _observe(builder, state, observed, uid in backups, sweep.observed_at, now)
         elif uid in backups:
             builder.note(uid, SkipReason.BACKUP_ROW, "listed only through its backup row")
@@ -201,11 +202,16 @@ def _observe(
 ) -> UserSyncState:
     """Take in a status seen in Nextcloud and publish it if it is a real change."""
     seen = effective_status(observed, now)
-    seen = replace(seen, automated=is_automated(seen, has_backup))
+    automated = is_automated(seen, has_backup)
+    if seen.automated != automated:
+        seen = replace(seen, automated=automated)
     current = state.nextcloud
-    state = replace(state, observed_at=observed_at, has_backup=has_backup)
-    if current is not None and fingerprint(seen) == fingerprint(current):
+    if current is not None and (seen == current or fingerprint(seen) == fingerprint(current)):
+        if state.has_backup != has_backup:
+            state = replace(state, has_backup=has_backup)
         return publish(builder, state, now, reason, only_new=True)
+
+    state = replace(state, observed_at=observed_at, has_backup=has_backup)
 
     written = state.nextcloud_target
     settle = builder.settings.settle_seconds

@@ -275,6 +275,8 @@ def publish(
     """
     if state.nextcloud is None:
         return state
+    if only_new and all(link.target.fingerprint is not None for link in state.links.values()):
+        return state
     desired = outward_status(state.nextcloud, now)
     desired_fingerprint = fingerprint(desired)
     links = dict(state.links)
@@ -316,6 +318,8 @@ def publish(
             auto_written_at=now if automatic else target.auto_written_at,
         )
         links[platform] = replace(link, target=written)
+    if links == state.links:
+        return state
     return replace(state, links=links)
 
 

@@ -216,7 +216,9 @@ class UserSyncState:
     """Everything the planner remembers about one user between observations.
 
     ``nextcloud`` is the last status seen in Nextcloud, or the one the bridge last
-    wrote there, whichever came later.  ``status_changed_at`` and
+    wrote there, whichever came later.  ``observed_at`` is when a sweep first showed
+    the current status; an unchanged sweep leaves the state untouched, so that the
+    worker stores nothing for it.  ``status_changed_at`` and
     ``message_changed_at`` are the times of the newest change applied to each part:
     a chat event's own time, or for a change seen in Nextcloud the time the bridge
     observed it (Nextcloud reports no change time).
