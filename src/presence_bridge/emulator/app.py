@@ -14,9 +14,10 @@ A listed module that is missing, or imports a missing module of this package,
 is skipped with a warning.
 
 Unknown paths under ``/ocs/v1.php/`` and ``/ocs/v2.php/`` return 404 with OCS
-code 998 (XML unless ``?format=json``).  As in Nextcloud, wrong credentials win over this with a 401.
-Other unknown paths return a plain HTML 404.  A known path with the wrong verb returns 405 with
-an empty body (``text/xml`` for OCS paths, else ``text/html``).
+code 998 (XML unless ``?format=json``).  As in Nextcloud, wrong credentials
+win over this with a 401.  Other unknown paths return a plain HTML 404.  A known
+path with the wrong verb returns 405 with an empty body (``text/xml`` for OCS
+paths, else ``text/html``).
 """
 
 from __future__ import annotations
