@@ -121,3 +121,12 @@ async def test_unreadable_database_is_storage_error(tmp_path: Any, keys: list[st
 async def test_store_repr_hides_password(store: Store) -> None:
     assert "presence-bridge-test" not in repr(store)
     assert store.dialect in repr(store)
+
+
+async def test_new_sqlite_file_private(tmp_path: Any, keys: list[str]) -> None:
+    path = tmp_path / "data" / "bridge.db"
+
+    store = await open_store(f"sqlite+aiosqlite:///{path}", encryption_keys=[keys[0]])
+    await store.close()
+
+    assert path.stat().st_mode & 0o777 == 0o600

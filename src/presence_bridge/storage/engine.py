@@ -9,6 +9,7 @@ up front.  So two writers queue on the busy timeout, instead of one failing with
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -61,17 +62,27 @@ def create_engine(url: str, *, echo: bool | str = False) -> AsyncEngine:
     if driver.startswith("postgresql"):
         options["pool_pre_ping"] = True
     if driver.startswith("sqlite"):
-        _create_parent_folder(parsed.database)
+        _create_private_file(parsed.database)
     engine = create_async_engine(parsed, **options)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     return engine
 
 
-def _create_parent_folder(database: str | None) -> None:
+def _create_private_file(database: str | None) -> None:
+    """Create a missing SQLite file (and its folder) readable by its owner only.
+
+    The file contains personal data and encrypted credentials.  SQLite creates
+    its ``-wal`` and ``-shm`` files with the main file's permissions.
+    """
     if not database or database == ":memory:" or database.startswith("file:"):
         return
-    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    path = Path(database).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
