@@ -11,9 +11,9 @@ state, one observation and the current time, and return a :class:`Plan`:
 
 The rules, in the order they apply:
 
-- A user absent from one complete sweep is confirmed absent (no status, offline) only
-  by ``missing_sweeps_to_confirm`` (2) complete sweeps; an incomplete sweep, or a
-  complete one that lists no rows at all, never counts.  ``_uid`` rows are backups.
+- A user is taken as having no status (offline) only after being absent from
+  ``missing_sweeps_to_confirm`` (2) complete sweeps.  An incomplete sweep never counts,
+  and neither does a complete one that lists no rows at all.  ``_uid`` rows are backups.
 - An automation (a ``_uid`` backup row, or the message id ``call``,
   ``out-of-office`` or ``availability``) is published outward and blocks every
   automatic chat→Nextcloud change; a command overrides it (``loses_backup``).
@@ -88,9 +88,9 @@ def plan_sweep(
 ) -> Plan:
     """Plan the writes that one ``/statuses`` pass calls for.
 
-    Only users with a state are considered.  A complete sweep that lists nobody at
-    all while users were known is treated as inconclusive, because Nextcloud answers
-    an empty list when user enumeration is disabled.
+    Only users with a state are considered.  A complete sweep that lists no rows
+    while users were known is treated as inconclusive, because Nextcloud returns an
+    empty list when user enumeration is disabled.
     """
     builder = PlanBuilder(settings)
     users = {uid: status for uid, status in sweep.users.items() if not uid.startswith(BACKUP_PREFIX)}

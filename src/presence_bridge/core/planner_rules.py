@@ -121,8 +121,8 @@ def is_automated(status: NextcloudStatus | None, has_backup: bool) -> bool:
     """Tell whether a Nextcloud automation (call, meeting, out-of-office, availability) set it.
 
     A ``_uid`` backup row exists only while an automation has set the status.  Without
-    one, the message id still tells ``call``, ``out-of-office`` and ``availability``
-    apart, but not ``meeting``, which users can also pick by hand.
+    one, the message id still identifies ``call``, ``out-of-office`` and
+    ``availability``, but not ``meeting``, which users can also pick by hand.
     """
     if has_backup:
         return True
