@@ -1,0 +1,46 @@
+"""The sync engine: keeps Nextcloud and every chat platform in agreement for each linked user.
+
+Who calls what
+--------------
+
+The ``run`` process builds one of each of these and wires them together:
+
+- :class:`~presence_bridge.sync.worker.SyncEngine` (``worker.py``) reads Nextcloud
+  with the bridge's read account.  :meth:`SyncEngine.sweep` pages ``/statuses`` (or,
+  when Nextcloud hides the list, reads the linked users one by one), feeds the
+  planner (:func:`presence_bridge.core.planner.plan_sweep`) and puts the planned chat
+  writes in the outbox.  :meth:`SyncEngine.wake` publishes what falls due between
+  sweeps (a ``clearAt`` passing, a debounced write).  :meth:`SyncEngine.run` loops:
+  a sweep every ``sync.sweep_interval_seconds``, a wake-up at the earliest known due
+  time, and the keep-alive heartbeats; the process calls it only on the replica that
+  holds the sweep lease.
+- :class:`~presence_bridge.sync.gateway.Gateway` (``gateway.py``) is what chat
+  adapters call.  ``handle_command(conversation, text)`` parses and runs a user's
+  command and returns a :class:`~presence_bridge.sync.platform.Reply` for the adapter
+  to send; ``handle_presence(...)`` and ``handle_chat_status(...)`` take activity and
+  status changes seen in chat.  It writes Nextcloud with the user's own app password
+  (through a :class:`~presence_bridge.sync.gateway.UserClients` pool) and records
+  each write for echo suppression.  Every replica runs a gateway.
+- The outbox dispatcher (``dispatcher.py``) claims the rows the engine and the
+  gateway enqueued, rebuilds each with
+  :meth:`~presence_bridge.sync.platform.ChatWrite.from_outbox` and sends it through
+  :meth:`~presence_bridge.sync.platform.ChatPlatform.apply`.
+- :class:`~presence_bridge.sync.platform.ChatPlatform` (``platform.py``) is the
+  interface each chat adapter implements;
+  :class:`~presence_bridge.sync.recording.RecordingPlatform` (``recording.py``) is
+  the one that appends every write to a JSON-lines file.
+- :class:`~presence_bridge.sync.metrics.EngineMetrics` (``metrics.py``) holds the
+  engine's counters on a ``prometheus_client`` registry that the process publishes
+  at ``/metrics``.
+
+State
+-----
+
+The planner's per-user state (:class:`~presence_bridge.core.sync_state.UserSyncState`)
+is kept in the store, one JSON document per Nextcloud user (``state_store.py``).  A
+sweep or a command saves new states in the same transaction as the outbox rows they
+plan, and only where the stored state is still the one it planned from; a user whose
+state another caller changed meanwhile is planned again on the next sweep.  Nextcloud
+writes are made directly (not through the outbox), so their result can be told to
+the user; the chat fan-out that follows them goes through the outbox.
+"""
