@@ -9,6 +9,11 @@ All of them derive from :class:`BridgeError`, so a caller that wants to catch
     │   ├── SecretKeyError           the encryption key is missing or wrong
     │   ├── LinkConflictError        the chat or Nextcloud user is already linked
     │   └── LinkNotFoundError        no link exists for the given chat identity
+    ├── LinkingError                 the bridge cannot act as a user in Nextcloud (says to link)
+    │   ├── NotLinkedError           the chat identity or Nextcloud user has no link
+    │   ├── NoCredentialsError       the link has no app password, so chat -> Nextcloud is off
+    │   ├── CredentialRejectedError  Nextcloud rejected the stored app password (401)
+    │   └── LinkExpiredError         the login flow ended without a grant
     ├── CommandError                 a user's command was invalid (carries the reply)
     │   └── TimeExpressionError      an expiry such as "until 25:00" was invalid
     └── UpstreamError                a remote system failed (carries ``retryable``)
@@ -62,6 +67,26 @@ class LinkConflictError(StorageError):
 
 class LinkNotFoundError(StorageError):
     """An operation needs a link for a chat identity that has none."""
+
+
+class LinkingError(BridgeError):
+    """The bridge cannot act as a user in Nextcloud; the message asks the user to run ``link``."""
+
+
+class NotLinkedError(LinkingError):
+    """A chat identity or Nextcloud user has no link."""
+
+
+class NoCredentialsError(LinkingError):
+    """A link has no Nextcloud app password, so only Nextcloud -> chat works for it."""
+
+
+class CredentialRejectedError(LinkingError):
+    """Nextcloud rejected a link's app password (401); no request is sent with it until a new link."""
+
+
+class LinkExpiredError(LinkingError):
+    """A Login Flow v2 ended without a grant: its 20-minute lifetime passed or it was replaced."""
 
 
 class CommandError(BridgeError):
