@@ -9,6 +9,7 @@ alice, bob, carol), whose app password is ``<id>-app`` and login password
 
 from __future__ import annotations
 
+import http.cookiejar
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from presence_bridge.emulator.server import EmulatorServer, start_emulator
+from presence_bridge.nextcloud.transport import RejectAllCookies
 
 T0 = 1_796_411_751
 """A fixed start time (2026-12-04 19:15:51 UTC) for tests that freeze the clock."""
@@ -73,7 +75,10 @@ def emulator() -> Iterator[EmulatorServer]:
 
 @pytest.fixture
 def nc(emulator: EmulatorServer) -> Iterator[NextcloudCalls]:
-    with httpx.Client(base_url=emulator.base_url, timeout=30.0) as client:
+    # Cookie-less, so that each call authenticates only by the credentials it
+    # sends and never by an earlier call's session cookie.
+    no_cookies = http.cookiejar.CookieJar(policy=RejectAllCookies())
+    with httpx.Client(base_url=emulator.base_url, timeout=30.0, cookies=no_cookies) as client:
         calls = NextcloudCalls(emulator, client)
         calls.control("POST", "/reset")
         users = [{**user, "app_password": f"{user['id']}-app", "password": f"{user['id']}-login"} for user in SEED_USERS]

@@ -14,6 +14,7 @@ listed in ``tests/emulator/compare.py``.
 
 from __future__ import annotations
 
+import http.cookiejar
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import httpx
 import pytest
 
 from presence_bridge.emulator.server import EmulatorServer, start_emulator
+from presence_bridge.nextcloud.transport import RejectAllCookies
 from tests.emulator.compare import TokenMap, compare_response
 from tests.recordings import load_exchanges, load_setup_steps
 
@@ -198,7 +200,10 @@ def send_exchange(replay: Replay, exchange: dict[str, Any]) -> httpx.Response:
 
 def run_replay(server: EmulatorServer) -> dict[int, list[str]]:
     """Replay every exchange in order and return the differences per ``seq``."""
-    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+    # The recordings were made with a fresh session per request, so the
+    # replay sends no cookies.
+    no_cookies = http.cookiejar.CookieJar(policy=RejectAllCookies())
+    with httpx.Client(base_url=server.base_url, timeout=30.0, cookies=no_cookies) as client:
         replay = Replay(server, client)
         replay.control("POST", "/reset")
         users = [

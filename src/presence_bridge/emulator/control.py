@@ -18,12 +18,18 @@ GET/PUT   /_emulator/rows                    list of rows with ``user_id`` (PUT 
 DELETE    /_emulator/rows                    delete every row
 GET/POST  /_emulator/faults                  ``{"match", "status"|"delay_s"|"drop", "count"}``
 DELETE    /_emulator/faults                  remove every fault
+GET       /_emulator/sessions                ``{"created": {user: n}, "active": n, ...}`` (below)
 ========  =================================  ==============================================
 
 User fields: ``id`` (required), ``display_name`` (default: the id), ``email``,
 ``language`` (default "en"), ``locale`` (default ""), ``groups`` (a list, and
 members of ``admin`` are administrators), ``password`` (the login password),
 ``app_password`` (a string) and ``app_passwords`` (a list).
+
+Sessions: ``created`` counts the sessions started per user since the last
+reset, and ``active`` counts the live sessions bound to a user.
+``anonymous_created`` and ``anonymous_active`` count the sessions of requests
+without credentials.
 """
 
 from __future__ import annotations
@@ -198,6 +204,12 @@ async def faults(request: Request) -> Response:
         return JSONResponse([dataclasses.asdict(fault) for fault in state.faults])
 
 
+async def sessions(request: Request) -> Response:
+    state = get_state(request)
+    with state.lock:
+        return JSONResponse(state.sessions.summary())
+
+
 def _fault_from_json(body: dict[str, Any]) -> Fault:
     match = body.get("match")
     if not isinstance(match, str) or not match.startswith("/"):
@@ -231,5 +243,6 @@ def routes() -> list[BaseRoute]:
         ("/rows", all_rows, ["GET", "PUT", "DELETE"]),
         ("/rows/{user}", one_row, ["GET", "PUT", "DELETE"]),
         ("/faults", faults, ["GET", "POST", "DELETE"]),
+        ("/sessions", sessions, ["GET"]),
     ]
     return [Route(PREFIX + path, _handles_errors(endpoint), methods=methods) for path, endpoint, methods in table]

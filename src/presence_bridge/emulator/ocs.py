@@ -24,6 +24,11 @@ Writing a route module::
         return ocs_routes("/apps/demo/api/v1/thing", show, ["GET"])
 
 ``ocs_routes`` registers the path under both ``/ocs/v1.php`` and ``/ocs/v2.php``.
+
+Every response of these routes, refusals included, reuses or starts a PHP
+session and carries the cookies of a new one (see
+:mod:`~presence_bridge.emulator.sessions`).  A valid session cookie without an
+``Authorization`` header authenticates as the session's user.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from presence_bridge.emulator.accounts import User
-from presence_bridge.emulator.auth import WrongCredentials, authenticate
+from presence_bridge.emulator.auth import Principal, WrongCredentials, authenticate
 from presence_bridge.emulator.params import (
     ParameterError,
     param_int,
@@ -48,6 +53,7 @@ from presence_bridge.emulator.params import (
     required_str,
 )
 from presence_bridge.emulator.render import php_json, render_ocs
+from presence_bridge.emulator.sessions import apply_session
 from presence_bridge.emulator.state import EmulatorState
 
 __all__ = [
@@ -94,6 +100,8 @@ class OcsContext:
     """Everything an OCS endpoint needs about its request.
 
     ``auth_kind`` is ``"app_password"``, ``"login_password"``, ``"bearer"`` or None.
+    For a request authenticated by its session cookie, it is the kind of the
+    login that started the session.
     ``params`` merges query string, form or JSON body and path parameters (later wins).
     """
 
@@ -181,14 +189,10 @@ def _csrf_failed(request: Request) -> Response:
     return Response(body, 412, media_type="application/json; charset=utf-8")
 
 
-async def _context_or_refusal(request: Request, *, needs_user: bool, csrf: bool) -> OcsContext | Response:
-    """Apply the credential, login and CSRF rules; return the context or the refusal."""
-    state = get_state(request)
-    try:
-        principal = authenticate(request, state)
-    except WrongCredentials:
-        return ocs_fixed_error(request, 997, "Unauthorised")
-
+async def _context_or_refusal(
+    request: Request, principal: Principal | None, *, needs_user: bool, csrf: bool
+) -> OcsContext | Response:
+    """Apply the format, login and CSRF rules; return the context or the refusal."""
     params = await request_params(request)
     fmt = request_format(request, params)
     version = request_version(request)
@@ -199,30 +203,42 @@ async def _context_or_refusal(request: Request, *, needs_user: bool, csrf: bool)
     user = principal.user if principal else None
     if needs_user and user is None:
         return render_ocs(version, fmt, 997, NOT_LOGGED_IN, [])
-    bearer = principal is not None and principal.kind == "bearer"
+    bearer = principal is not None and principal.kind == "bearer" and not principal.from_session
     if csrf and not bearer and "ocs-apirequest" not in request.headers:
         return _csrf_failed(request)
-    return OcsContext(request, state, version, fmt, user, principal.kind if principal else None, params)
+    return OcsContext(request, get_state(request), version, fmt, user, principal.kind if principal else None, params)
+
+
+async def _run_endpoint(endpoint: OcsEndpoint, ctx: OcsContext) -> Response:
+    request = ctx.request
+    try:
+        return await endpoint(ctx)
+    except OcsError as error:
+        return render_ocs(ctx.version, ctx.format, error.status, error.message, error.data)
+    except ParameterError as error:
+        logger.info("OCS %s %s: %s", request.method, request.url.path, error)
+        return ocs_fixed_error(request, 996, INTERNAL_ERROR)
+    except Exception:
+        logger.exception("OCS endpoint failed: %s %s", request.method, request.url.path)
+        return ocs_fixed_error(request, 996, INTERNAL_ERROR)
 
 
 def wrap_ocs(endpoint: OcsEndpoint, *, needs_user: bool = True, csrf: bool = True) -> Callable[[Request], Awaitable[Response]]:
     """Turn an OCS endpoint into a Starlette endpoint applying the request rules above."""
 
     async def handle(request: Request) -> Response:
-        ctx = await _context_or_refusal(request, needs_user=needs_user, csrf=csrf)
-        if isinstance(ctx, Response):
-            return ctx
-
+        state = get_state(request)
         try:
-            return await endpoint(ctx)
-        except OcsError as error:
-            return render_ocs(ctx.version, ctx.format, error.status, error.message, error.data)
-        except ParameterError as error:
-            logger.info("OCS %s %s: %s", request.method, request.url.path, error)
-            return ocs_fixed_error(request, 996, INTERNAL_ERROR)
-        except Exception:
-            logger.exception("OCS endpoint failed: %s %s", request.method, request.url.path)
-            return ocs_fixed_error(request, 996, INTERNAL_ERROR)
+            principal = authenticate(request, state, session_cookie=True)
+        except WrongCredentials:
+            principal = None
+            response = ocs_fixed_error(request, 997, "Unauthorised")
+        else:
+            ctx = await _context_or_refusal(request, principal, needs_user=needs_user, csrf=csrf)
+            response = ctx if isinstance(ctx, Response) else await _run_endpoint(endpoint, ctx)
+        with state.lock:
+            apply_session(state.sessions, request.cookies, response, principal)
+        return response
 
     return handle
 

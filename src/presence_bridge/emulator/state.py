@@ -26,6 +26,7 @@ from typing import Any
 
 from presence_bridge.emulator.accounts import Accounts, User
 from presence_bridge.emulator.clock import Clock
+from presence_bridge.emulator.sessions import SessionStore
 from presence_bridge.emulator.status_rules import INVALIDATE_STATUS_THRESHOLD, StatusRuleError, StatusRulesMixin
 from presence_bridge.emulator.status_table import ROW_FIELDS, StatusRow, StatusTable
 from presence_bridge.emulator.views import default_message, private_status, public_status
@@ -62,6 +63,7 @@ class EmulatorState(StatusRulesMixin):
     ``own_status_hooks`` run before a user's own ``GET /user_status`` and before
     each heartbeat (the calendar automation registers here).  ``extras`` is free
     space for route modules (login flows, calendars, absences); ``reset()`` empties it.
+    ``sessions`` contains the PHP sessions that OCS requests start or reuse.
     """
 
     def __init__(self) -> None:
@@ -73,15 +75,17 @@ class EmulatorState(StatusRulesMixin):
         self.extras: dict[str, Any] = {}
         self.faults: list[Any] = []
         self.installed_modules: set[str] = set()
+        self.sessions = SessionStore()
         self._table = StatusTable()
 
     def now(self) -> int:
         return self.clock.now()
 
     def reset(self) -> None:
-        """Forget users, rows, settings, faults and extras; the clock follows real time."""
+        """Forget users, sessions, rows, settings, faults and extras; the clock follows real time."""
         with self.lock:
             self.accounts = Accounts()
+            self.sessions = SessionStore()
             self.settings = Settings()
             self.extras.clear()
             self.faults.clear()
