@@ -1,9 +1,10 @@
 """Session cookies over real HTTP: kept per credential, never sent with another user's credential.
 
-The Nextcloud emulator sets no cookies, so a small local server plays
-Nextcloud's part: on a request without a session cookie it starts a session
-for the Basic-auth user and sets its cookie, as Nextcloud does, and it records
-every request's user and Cookie header.
+A small local server plays Nextcloud's part here: on a request without a
+session cookie it starts a session for the Basic-auth user and sets its cookie,
+as Nextcloud does, and it records every request's user and Cookie header, so a
+test can see exactly which cookie travelled with which credential.  The same
+rules are checked against the emulator in ``test_cookies_emulator.py``.
 """
 
 from __future__ import annotations
