@@ -44,6 +44,7 @@ from presence_bridge.config_fields import (
     int_range,
     invalid,
     reject_unknown,
+    resolve_path,
     secret_setting,
     seconds,
     setting,
@@ -175,6 +176,80 @@ class EmulatorSettings:
     port: int = setting(int_range(0, 65535), "a TCP port, 0 for any free port", default=8080)
 
 
+# Settings of the sync engine's chat side: the recording platform, keep-alives,
+# per-user reads and the ``who`` command.
+
+
+def _output_path(value: object, key: str, ctx: LoadContext) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise invalid(key, f"invalid value {value!r}", "a file path (relative paths start at the config file's folder)")
+    return resolve_path(value.strip(), ctx)
+
+
+def _fraction(value: object, key: str, ctx: LoadContext) -> float:
+    expected = "a number from 0 to 1"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid(key, f"invalid value {value!r}", expected)
+    if not 0.0 <= float(value) <= 1.0:
+        raise invalid(key, f"value {value} is out of range", expected)
+    return float(value)
+
+
+def _team_leads(value: object, key: str, ctx: LoadContext) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    expected = 'a table of Nextcloud group id = list of Nextcloud user ids, such as "team-a" = ["carol"]'
+    if not isinstance(value, dict):
+        raise invalid(key, f"invalid value {value!r}", expected)
+    pairs = []
+    for group, leads in value.items():
+        if not isinstance(leads, list) or not all(isinstance(lead, str) and lead.strip() for lead in leads):
+            raise invalid(f"{key}.{group}", f"invalid value {leads!r}", "a list of Nextcloud user ids")
+        pairs.append((str(group), tuple(lead.strip() for lead in leads)))
+    return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    """The recording chat platform, which appends every chat write to a JSON-lines file."""
+
+    enabled: bool = setting(boolean, "true or false", default=False)
+    path: Path | None = setting(_output_path, "a file path", default=None)
+    workspace: str = setting(text, "a workspace name for the recorded writes", default="local")
+
+    def __post_init__(self) -> None:
+        if self.enabled and self.path is None:
+            raise invalid("recording.path", "the key is missing while enabled = true", "the path of the file to append to")
+
+
+@dataclass(frozen=True)
+class KeepAliveSettings:
+    """Heartbeats the engine sends for users active in chat, because Nextcloud forgets "online" after 15 minutes."""
+
+    interval_seconds: float = setting(seconds(minimum=10, maximum=840, include_minimum=True), "seconds", default=300.0)
+    active_seconds: float = setting(seconds(minimum=60, maximum=86400, include_minimum=True), "seconds", default=900.0)
+    max_per_interval: int = setting(int_range(1, 10), "heartbeats per user per interval", default=2)
+
+
+@dataclass(frozen=True)
+class PerUserReadSettings:
+    """Reading linked users one by one when Nextcloud hides the ``/statuses`` list."""
+
+    spread_fraction: float = setting(_fraction, "a fraction of the sweep interval", default=0.5)
+
+
+@dataclass(frozen=True)
+class WhoSettings:
+    """Who may list a Nextcloud group's statuses with ``who <group>`` besides the group's members."""
+
+    team_leads: tuple[tuple[str, tuple[str, ...]], ...] = setting(_team_leads, "a table of group leads", default=())
+
+    def leads_of(self, group_id: str) -> tuple[str, ...]:
+        """Return the Nextcloud user ids configured as leads of ``group_id``."""
+        for group, leads in self.team_leads:
+            if group == group_id:
+                return leads
+        return ()
+
+
 def section(cls: type[Any], *, required: bool) -> Any:
     """Declare a :class:`Settings` field read from the TOML table of the same name."""
     metadata = {"section_class": cls, "required": required}
@@ -192,6 +267,10 @@ class Settings:
     logging: LoggingSettings = section(LoggingSettings, required=False)
     sync: SyncSettings = section(SyncSettings, required=False)
     emulator: EmulatorSettings = section(EmulatorSettings, required=False)
+    recording: RecordingSettings = section(RecordingSettings, required=False)
+    keepalive: KeepAliveSettings = section(KeepAliveSettings, required=False)
+    per_user_reads: PerUserReadSettings = section(PerUserReadSettings, required=False)
+    who: WhoSettings = section(WhoSettings, required=False)
 
 
 def from_mapping(document: Mapping[str, object], *, environ: Mapping[str, str], base_dir: Path) -> Settings:
