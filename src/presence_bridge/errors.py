@@ -30,6 +30,12 @@ All of them derive from :class:`BridgeError`, so a caller that wants to catch
         │       └── LoginFlowPending         the user has not granted access yet
         ├── SlackError
         └── MatrixError
+            ├── MatrixUnavailable            transport error, timeout or 5xx
+            ├── MatrixRateLimited            429 M_LIMIT_EXCEEDED (carries ``retry_after``)
+            ├── MatrixUnauthorized           401: the access or appservice token is unknown
+            ├── MatrixForbidden              403: not allowed for this user or token
+            ├── MatrixRequestRejected        another 4xx, e.g. 400 for an invalid presence
+            └── MatrixProtocolError          a response the client could not parse
 
 ``retryable`` on an :class:`UpstreamError` tells callers whether sending the
 same request again may succeed (a transport error or a 503) or cannot (a 400).
@@ -193,6 +199,66 @@ class SlackError(UpstreamError):
 
 
 class MatrixError(UpstreamError):
-    """The Matrix homeserver failed or rejected a request."""
+    """The Matrix homeserver failed or rejected a request.
+
+    ``http_status`` and ``errcode`` hold what the homeserver sent, when it sent
+    anything; ``server_message`` is the ``error`` text of its JSON body.
+    """
 
     platform = "matrix"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        http_status: int | None = None,
+        errcode: str | None = None,
+        server_message: str | None = None,
+    ) -> None:
+        super().__init__(message, retryable=retryable)
+        self.http_status = http_status
+        self.errcode = errcode
+        self.server_message = server_message
+
+
+class MatrixUnavailable(MatrixError):
+    """The homeserver could not be reached, did not answer in time, or answered 5xx."""
+
+
+class MatrixRateLimited(MatrixError):
+    """429 ``M_LIMIT_EXCEEDED``: the homeserver dropped the request.
+
+    ``retry_after`` is the wait in seconds the homeserver asked for, or None when it
+    sent none.  Synapse drops a rate-limited presence change; it does not queue it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None,
+        http_status: int | None = 429,
+        errcode: str | None = "M_LIMIT_EXCEEDED",
+        server_message: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, retryable=True, http_status=http_status, errcode=errcode, server_message=server_message
+        )
+        self.retry_after = retry_after
+
+
+class MatrixUnauthorized(MatrixError):
+    """401: the access token or appservice ``as_token`` is unknown to the homeserver."""
+
+
+class MatrixForbidden(MatrixError):
+    """403: the token may not act for this user, e.g. a user outside the appservice namespace."""
+
+
+class MatrixRequestRejected(MatrixError):
+    """A 4xx other than 401, 403 and 429, e.g. 400 for a presence state the server does not accept."""
+
+
+class MatrixProtocolError(MatrixError):
+    """A response the client could not parse into the expected shape."""
