@@ -250,6 +250,49 @@ class WhoSettings:
         return ()
 
 
+# Settings of the ``run`` process: its HTTP server, the replicas' leases and the
+# outbox dispatcher.
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Listen address of the ``run`` process's HTTP server (health, metrics, chat endpoints)."""
+
+    host: str = setting(text, "a host name or IP address to listen on", default="127.0.0.1")
+    port: int = setting(int_range(0, 65535), "a TCP port, 0 for any free port", default=8090)
+
+
+@dataclass(frozen=True)
+class ReplicaSettings:
+    """Leases that let several ``run`` processes on one PostgreSQL database share the work."""
+
+    lease_seconds: float = setting(
+        seconds(minimum=1, maximum=3600, include_minimum=True), "seconds", default=30.0
+    )
+    """TTL of the sweep leader lease and of each outbox claim: a dead replica's work moves on after it."""
+    replica_id: str | None = setting(text, "a name for this replica in logs and leases", default=None)
+
+
+@dataclass(frozen=True)
+class DispatcherSettings:
+    """How the outbox dispatcher claims, sends and retries chat writes."""
+
+    batch_size: int = setting(int_range(1, 1000), "rows per claim", default=20)
+    poll_interval_seconds: float = setting(seconds(minimum=0.05, maximum=600, include_minimum=True), "seconds", default=1.0)
+    send_timeout_seconds: float = setting(seconds(maximum=600), "seconds", default=20.0)
+    retry_base_seconds: float = setting(seconds(maximum=3600), "seconds", default=5.0)
+    retry_max_seconds: float = setting(seconds(maximum=86400), "seconds", default=3600.0)
+    max_attempts: int = setting(int_range(1, 1000), "attempts", default=12)
+
+    def __post_init__(self) -> None:
+        if self.retry_max_seconds < self.retry_base_seconds:
+            raise invalid(
+                "dispatcher.retry_max_seconds",
+                f"value {self.retry_max_seconds:g} is below retry_base_seconds ({self.retry_base_seconds:g})",
+                "a number of seconds at least retry_base_seconds",
+            )
+
+
 def section(cls: type[Any], *, required: bool) -> Any:
     """Declare a :class:`Settings` field read from the TOML table of the same name."""
     metadata = {"section_class": cls, "required": required}
@@ -271,6 +314,18 @@ class Settings:
     keepalive: KeepAliveSettings = section(KeepAliveSettings, required=False)
     per_user_reads: PerUserReadSettings = section(PerUserReadSettings, required=False)
     who: WhoSettings = section(WhoSettings, required=False)
+    server: ServerSettings = section(ServerSettings, required=False)
+    replicas: ReplicaSettings = section(ReplicaSettings, required=False)
+    dispatcher: DispatcherSettings = section(DispatcherSettings, required=False)
+
+    def __post_init__(self) -> None:
+        if self.dispatcher.send_timeout_seconds >= self.replicas.lease_seconds:
+            raise invalid(
+                "dispatcher.send_timeout_seconds",
+                f"value {self.dispatcher.send_timeout_seconds:g} is not below replicas.lease_seconds "
+                f"({self.replicas.lease_seconds:g}), so a slow send could outlive its claim and be sent twice",
+                "a number of seconds below replicas.lease_seconds",
+            )
 
 
 def from_mapping(document: Mapping[str, object], *, environ: Mapping[str, str], base_dir: Path) -> Settings:
