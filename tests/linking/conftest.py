@@ -64,20 +64,23 @@ class Emulator:
         """Delete an account, as an administrator would; the control API has no route for it."""
         state = self.server.state
         with state.lock:
-            user = state.accounts.users.pop(user_id)
+            user = state.accounts.users[user_id]
             for token in list(user.app_passwords):
                 state.accounts.revoke_app_password(token)
+            del state.accounts.users[user_id]
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
-    """Passes requests to a real transport and records each one's method and path."""
+    """Passes requests to a real transport and records each one's method, path and body."""
 
     def __init__(self) -> None:
         self._inner = httpx.AsyncHTTPTransport()
         self.requests: list[tuple[str, str]] = []
+        self.bodies: list[bytes] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.requests.append((request.method, request.url.path))
+        self.bodies.append(await request.aread())
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
