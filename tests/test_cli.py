@@ -79,7 +79,7 @@ def test_version() -> None:
 def test_help_lists_commands() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("config", "nextcloud-emulator", "demo"):
+    for command in ("config", "db", "nextcloud-emulator", "demo"):
         assert command in result.stdout
 
 
@@ -120,6 +120,31 @@ def test_config_check_missing_secret_env(tmp_path: Path) -> None:
 
 def test_config_check_missing_file(tmp_path: Path) -> None:
     result = run_cli("config", "check", "--config", str(tmp_path / "absent.toml"))
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr
+
+
+def test_db_upgrade_creates_schema(tmp_path: Path) -> None:
+    database = tmp_path / "bridge.sqlite3"
+    text = (REPO_ROOT / "config.example.toml").read_text(encoding="utf-8")
+    path = tmp_path / "config.toml"
+    path.write_text(
+        text.replace('url = "sqlite+aiosqlite:///presence-bridge.sqlite3"', f'url = "sqlite+aiosqlite:///{database}"'),
+        encoding="utf-8",
+    )
+
+    first = run_cli("db", "upgrade", "--config", str(path), env=EXAMPLE_ENV)
+    second = run_cli("db", "upgrade", "--config", str(path), env=EXAMPLE_ENV)
+
+    assert first.returncode == 0, first.stderr
+    assert database.is_file()
+    assert "schema revision" in first.stdout
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout
+
+
+def test_db_upgrade_invalid_config(tmp_path: Path) -> None:
+    result = run_cli("db", "upgrade", "--config", str(tmp_path / "absent.toml"))
     assert result.returncode == 1
     assert "does not exist" in result.stderr
 

@@ -12,6 +12,7 @@ stop cleanly.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import signal
 import socket
@@ -72,6 +73,16 @@ def _config_check(args: argparse.Namespace) -> int:
     print(f"Configuration file {path} is valid.")
     for line in _describe(settings):
         print(line)
+    return EXIT_OK
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    setup_logging(settings)
+    from presence_bridge.storage import upgrade_database
+
+    revision = asyncio.run(upgrade_database(settings.storage.url))
+    print(f"The database {settings.storage.url} is at schema revision {revision}.")
     return EXIT_OK
 
 
@@ -186,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"path of the TOML configuration file (default: {config.DEFAULT_CONFIG_PATH})",
     )
     check.set_defaults(handler=_config_check)
+
+    db_parser = commands.add_parser("db", help="manage the bridge's database")
+    db_commands = db_parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_commands.add_parser(
+        "upgrade", help="create the database schema or upgrade it to the newest migration"
+    )
+    upgrade.add_argument(
+        "--config",
+        type=Path,
+        default=config.DEFAULT_CONFIG_PATH,
+        help=f"path of the TOML configuration file whose [storage] url names the database "
+        f"(default: {config.DEFAULT_CONFIG_PATH})",
+    )
+    upgrade.set_defaults(handler=_db_upgrade)
 
     emulator = commands.add_parser(
         "nextcloud-emulator",
