@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from presence_bridge import __version__, config
+from presence_bridge import __version__, cli_run, config
 from presence_bridge.errors import BridgeError, ConfigError
 from presence_bridge.logs import CLI, setup_logging
 
@@ -237,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between two reads of the status list (default: 3)",
     )
     demo.set_defaults(handler=_demo)
+
+    cli_run.register(commands)
     return parser
 
 
