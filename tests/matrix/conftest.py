@@ -1,0 +1,43 @@
+"""Fixtures that start one real Synapse per test session; see ``synapse_harness``.
+
+Without Synapse the Matrix tests that need it are skipped, except under
+``CI=true``, where a missing Synapse fails them: CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.matrix.synapse_harness import PYTHON_ENV, AppserviceSink, SynapseServer, find_synapse_python
+
+MISSING_SYNAPSE = (
+    f"Synapse was not found: set {PYTHON_ENV} to a Python with matrix-synapse installed, "
+    "or run scripts/synapse-venv (scripts/test does) to create .venv-synapse"
+)
+
+
+@pytest.fixture(scope="session")
+def appservice_sink() -> Iterator[AppserviceSink]:
+    """The bridge's transaction endpoint on 127.0.0.1, recording the updates Synapse pushes."""
+    sink = AppserviceSink(hs_token="hs-" + os.urandom(16).hex())
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory, appservice_sink: AppserviceSink) -> Iterator[SynapseServer]:
+    """A Synapse on 127.0.0.1 with the bridge's and a rate-limited appservice registered."""
+    python = find_synapse_python()
+    if python is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(MISSING_SYNAPSE + " (CI=true: the Matrix tests must run)")
+        pytest.skip(MISSING_SYNAPSE)
+    server = SynapseServer(python=python, datadir=tmp_path_factory.mktemp("synapse"), sink=appservice_sink)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

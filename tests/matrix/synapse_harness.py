@@ -1,0 +1,395 @@
+"""A real Synapse on 127.0.0.1 for the Matrix tests, and the appservice sink it pushes to.
+
+Synapse runs from its own virtual environment (``scripts/synapse-venv`` makes
+``.venv-synapse``), found through ``PRESENCE_BRIDGE_SYNAPSE_PYTHON``.  The config
+listens on loopback only, federates with nobody, asks no key server, hashes
+passwords with 4 bcrypt rounds and lifts every rate limit except
+``rc_presence``, which keeps Synapse's default of one change per user per 10 s.
+Users made by :meth:`SynapseServer.register_user` are exempted from all rate limits
+through the admin API, unless the test asks for a rate-limited user.
+
+Two appservices are registered: the bridge's own (rendered by
+:func:`~presence_bridge.matrix.registration.render_registration`, ``rate_limited:
+false``, pushing transactions to :class:`AppserviceSink`) and a second one with
+``rate_limited: true`` and no URL, whose masqueraded requests meet the presence
+rate limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+
+from presence_bridge.matrix.presence_events import BacklogRule, PresenceUpdate
+from presence_bridge.matrix.registration import Registration, default_user_regex, generate_token, render_registration
+from presence_bridge.matrix.transactions import TransactionEndpoint
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PYTHON_ENV = "PRESENCE_BRIDGE_SYNAPSE_PYTHON"
+SERVER_NAME = "localhost"
+STARTUP_TIMEOUT = 60.0
+"""Seconds to wait for Synapse to answer: a guard against hanging, not a measurement."""
+WAIT_TIMEOUT = 20.0
+"""Seconds a test waits for an event to arrive before it fails."""
+
+_RELAXED = {"per_second": 1000, "burst_count": 1000}
+
+
+def find_synapse_python() -> Path | None:
+    """Return the interpreter with Synapse: ``$PRESENCE_BRIDGE_SYNAPSE_PYTHON``, else ``.venv-synapse``."""
+    configured = os.environ.get(PYTHON_ENV)
+    candidate = Path(configured) if configured else REPO_ROOT / ".venv-synapse" / "bin" / "python"
+    if not candidate.is_file():
+        return None
+    probe = subprocess.run(
+        [str(candidate), "-c", "import synapse.app.homeserver"], capture_output=True, timeout=60, check=False
+    )
+    return candidate if probe.returncode == 0 else None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def homeserver_config(datadir: Path, port: int, registration_files: Sequence[Path], shared_secret: str) -> dict[str, Any]:
+    """Return a loopback-only homeserver.yaml as a dict (JSON is valid YAML)."""
+    return {
+        "server_name": SERVER_NAME,
+        "public_baseurl": f"http://127.0.0.1:{port}/",
+        "pid_file": str(datadir / "homeserver.pid"),
+        "listeners": [
+            {
+                "port": port,
+                "bind_addresses": ["127.0.0.1"],
+                "type": "http",
+                "tls": False,
+                "x_forwarded": False,
+                "resources": [{"names": ["client"], "compress": False}],
+            }
+        ],
+        "database": {"name": "sqlite3", "args": {"database": str(datadir / "homeserver.db")}},
+        "media_store_path": str(datadir / "media_store"),
+        "signing_key_path": str(datadir / "signing.key"),
+        "registration_shared_secret": shared_secret,
+        "macaroon_secret_key": secrets.token_hex(16),
+        "form_secret": secrets.token_hex(16),
+        "enable_registration": False,
+        "bcrypt_rounds": 4,
+        "report_stats": False,
+        "trusted_key_servers": [],
+        "suppress_key_server_warning": True,
+        "federation_domain_whitelist": [],
+        "federation_sender_instances": [],
+        "url_preview_enabled": False,
+        "enable_metrics": False,
+        "push": {"enabled": False},
+        "presence": {"enabled": True},
+        "experimental_features": {"msc3026_enabled": True},
+        "app_service_config_files": [str(path) for path in registration_files],
+        "rc_message": _RELAXED,
+        "rc_registration": _RELAXED,
+        "rc_login": {"address": _RELAXED, "account": _RELAXED, "failed_attempts": _RELAXED},
+        "rc_joins": {"local": _RELAXED, "remote": _RELAXED},
+        "rc_joins_per_room": _RELAXED,
+        "rc_invites": {"per_room": _RELAXED, "per_user": _RELAXED, "per_issuer": _RELAXED},
+        "rc_room_creation": _RELAXED,
+        "rc_admin_redaction": _RELAXED,
+        "rc_profile": _RELAXED,
+        "rc_user_directory": _RELAXED,
+    }
+
+
+@dataclass(frozen=True)
+class MatrixUser:
+    """A user registered on the test homeserver, with the token of its first device."""
+
+    user_id: str
+    password: str
+    access_token: str
+    device_id: str
+
+
+class AppserviceSink:
+    """The bridge's transaction endpoint served by uvicorn in a thread, recording every update."""
+
+    def __init__(self, hs_token: str) -> None:
+        self.hs_token = hs_token
+        self.updates: list[PresenceUpdate] = []
+        self._lock = threading.Lock()
+        # The test homeserver knows the appservice before any user exists, so it sends
+        # no startup backlog: every update the tests cause is live.
+        no_backlog = BacklogRule(started_at=time.time(), window_seconds=0)
+        self.endpoint = TransactionEndpoint(hs_token=hs_token, on_presence=self._record, backlog_rule=no_backlog)
+        app = Starlette(routes=self.endpoint.routes())
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="appservice-sink", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the appservice sink did not start on 127.0.0.1")
+            time.sleep(0.01)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def _record(self, updates: Sequence[PresenceUpdate]) -> None:
+        with self._lock:
+            self.updates.extend(updates)
+
+    def updates_for(self, user_id: str) -> list[PresenceUpdate]:
+        with self._lock:
+            return [update for update in self.updates if update.user_id == user_id]
+
+    async def wait_for(self, user_id: str, matches: Callable[[PresenceUpdate], bool]) -> PresenceUpdate:
+        """Return the first recorded update of ``user_id`` that ``matches``; fail after WAIT_TIMEOUT."""
+        deadline = time.monotonic() + WAIT_TIMEOUT
+        while time.monotonic() < deadline:
+            for update in self.updates_for(user_id):
+                if matches(update):
+                    return update
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no matching presence update for {user_id}; received: {self.updates_for(user_id)}")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=STARTUP_TIMEOUT)
+
+
+@dataclass
+class SynapseServer:
+    """A running Synapse: its URL, the two appservice registrations and user registration."""
+
+    python: Path
+    datadir: Path
+    sink: AppserviceSink
+    port: int = field(default_factory=free_port)
+    shared_secret: str = field(default_factory=generate_token)
+    server_name: str = SERVER_NAME
+    process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.datadir / "synapse.log"
+        self.bridge = Registration(
+            id="presence-bridge",
+            url=self.sink.url,
+            as_token=generate_token(),
+            hs_token=self.sink.hs_token,
+            sender_localpart="presence-bridge",
+            user_regex=default_user_regex(SERVER_NAME),
+        )
+        self.limited = Registration(
+            id="rate-limited",
+            url=None,
+            as_token=generate_token(),
+            hs_token=generate_token(),
+            sender_localpart="rate-limited-bot",
+            user_regex=default_user_regex(SERVER_NAME),
+            rate_limited=True,
+            receive_ephemeral=False,
+        )
+        self._admin: MatrixUser | None = None
+
+    def start(self) -> None:
+        files = []
+        for registration in (self.bridge, self.limited):
+            path = self.datadir / f"{registration.id}.yaml"
+            path.write_text(render_registration(registration), encoding="utf-8")
+            files.append(path)
+        config_path = self.datadir / "homeserver.yaml"
+        config = homeserver_config(self.datadir, self.port, files, self.shared_secret)
+        config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(self.python), "-m", "synapse.app.homeserver", "-c", str(config_path)],
+                cwd=self.datadir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._wait_ready()
+        self._admin = self.register_user("admin", admin=True)
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Synapse exited with status {self.process.returncode}; see {self.log_path}")
+            try:
+                if httpx.get(f"{self.base_url}/_matrix/client/versions", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"Synapse did not answer within {STARTUP_TIMEOUT:g} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+
+    def register_user(self, prefix: str = "user", *, admin: bool = False, rate_limited: bool = False) -> MatrixUser:
+        """Register a user with a fresh localpart through the shared-secret admin API.
+
+        Unless ``rate_limited`` is true, the user is exempted from every rate limit, so
+        that only the tests that request it meet the presence limit.
+        """
+        localpart = f"{prefix}-{secrets.token_hex(4)}"
+        password = secrets.token_urlsafe(12)
+        url = f"{self.base_url}/_synapse/admin/v1/register"
+        nonce = httpx.get(url, timeout=10).json()["nonce"]
+        message = b"\x00".join(
+            [nonce.encode(), localpart.encode(), password.encode(), b"admin" if admin else b"notadmin"]
+        )
+        mac = hmac.new(self.shared_secret.encode(), message, hashlib.sha1).hexdigest()
+        body = {"nonce": nonce, "username": localpart, "password": password, "admin": admin, "mac": mac}
+        response = httpx.post(url, json=body, timeout=30)
+        response.raise_for_status()
+        data = response.json()
+        user = MatrixUser(data["user_id"], password, data["access_token"], data["device_id"])
+        if not rate_limited and self._admin is not None:
+            self._exempt_from_rate_limits(user.user_id)
+        return user
+
+    def _exempt_from_rate_limits(self, user_id: str) -> None:
+        assert self._admin is not None
+        response = httpx.post(
+            f"{self.base_url}/_synapse/admin/v1/users/{user_id}/override_ratelimit",
+            json={"messages_per_second": 0, "burst_count": 0},
+            headers={"Authorization": f"Bearer {self._admin.access_token}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+
+
+async def share_room(base_url: str, owner: MatrixUser, *members: MatrixUser) -> str:
+    """Create a private room of ``owner`` that ``members`` join, so they see each other's presence."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        created = await http.post(
+            "/_matrix/client/v3/createRoom",
+            json={"preset": "private_chat", "invite": [member.user_id for member in members]},
+            headers=_bearer(owner.access_token),
+        )
+        created.raise_for_status()
+        room_id = str(created.json()["room_id"])
+        for member in members:
+            joined = await http.post(f"/_matrix/client/v3/join/{room_id}", json={}, headers=_bearer(member.access_token))
+            joined.raise_for_status()
+    return room_id
+
+
+async def login_device(base_url: str, user: MatrixUser, device_name: str) -> MatrixUser:
+    """Log ``user`` in again, which creates a second device with its own token."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        response = await http.post(
+            "/_matrix/client/v3/login",
+            json={
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": user.user_id},
+                "password": user.password,
+                "initial_device_display_name": device_name,
+            },
+        )
+        response.raise_for_status()
+        data = response.json()
+    return MatrixUser(user.user_id, user.password, data["access_token"], data["device_id"])
+
+
+async def get_presence_as(base_url: str, observer: MatrixUser, user_id: str) -> dict[str, Any]:
+    """Return ``user_id``'s presence as ``observer`` reads it with their own token."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        response = await http.get(
+            f"/_matrix/client/v3/presence/{user_id}/status", headers=_bearer(observer.access_token)
+        )
+        response.raise_for_status()
+        return dict(response.json())
+
+
+async def wait_for_presence(
+    base_url: str, observer: MatrixUser, user_id: str, matches: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """Poll ``user_id``'s presence as ``observer`` until it ``matches``; fail after WAIT_TIMEOUT."""
+    deadline = time.monotonic() + WAIT_TIMEOUT
+    presence: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        presence = await get_presence_as(base_url, observer, user_id)
+        if matches(presence):
+            return presence
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"presence of {user_id} never matched; last seen: {presence}")
+
+
+class SyncingDevice:
+    """A client device that long-polls ``/sync`` with ``set_presence=online``, like Element does."""
+
+    def __init__(self, base_url: str, device: MatrixUser) -> None:
+        self._base_url = base_url
+        self._device = device
+        self.sync_count = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        since: str | None = None
+        async with httpx.AsyncClient(base_url=self._base_url, timeout=30) as http:
+            while True:
+                params = {"timeout": "500", "set_presence": "online"}
+                if since:
+                    params["since"] = since
+                response = await http.get(
+                    "/_matrix/client/v3/sync", params=params, headers=_bearer(self._device.access_token)
+                )
+                response.raise_for_status()
+                since = response.json()["next_batch"]
+                self.sync_count += 1
+
+    async def wait_for_syncs(self, count: int) -> None:
+        """Wait until ``count`` more syncs have completed; fail after WAIT_TIMEOUT."""
+        target = self.sync_count + count
+        deadline = time.monotonic() + WAIT_TIMEOUT
+        while self.sync_count < target:
+            if self._task is not None and self._task.done():
+                self._task.result()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the device synced {self.sync_count} times, expected {target}")
+            await asyncio.sleep(0.05)
+
+    async def __aenter__(self) -> SyncingDevice:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
