@@ -23,6 +23,7 @@ from presence_bridge.sync.platform import (
     PlatformRegistry,
     Reply,
     TransientFailure,
+    WriteKind,
     idempotency_key,
 )
 from presence_bridge.service.metrics import ServiceMetrics
@@ -169,10 +170,10 @@ async def test_permanent_failure_is_audited_and_reported_once(store: Store) -> N
         PermanentFailure("token revoked", user_message=message),
         PermanentFailure("token revoked", user_message=message),
     )
-    await enqueue(store, "dave", "away")
-    await enqueue(store, "dave", "dnd")
     dispatcher = make_dispatcher(store, platform)
-
+    await enqueue(store, "dave", "away")
+    await dispatcher.dispatch_once()
+    await enqueue(store, "dave", "dnd")
     await dispatcher.dispatch_once()
 
     rows = await store.list_outbox()
@@ -252,3 +253,59 @@ async def test_stop_gives_the_rest_of_the_batch_back(store: Store) -> None:
     assert len(platform.applied) == 1
     assert len(rows) == 2
     assert all(row.claimed_by is None for row in rows)
+
+
+async def test_newer_write_supersedes_older(store: Store) -> None:
+    metrics = ServiceMetrics()
+    platform = FakePlatform()
+    await enqueue(store, "hana", "away")
+    await enqueue(store, "hana", "dnd")
+
+    await make_dispatcher(store, platform, metrics).dispatch_once()
+
+    assert [write.desired.status.value for write in platform.applied] == ["dnd"]
+    assert await store.list_outbox() == []
+    page = metrics.render().decode()
+    assert 'presence_bridge_writes_total{platform="recording",result="superseded"} 1.0' in page
+
+
+async def test_row_waits_for_older_row_held_elsewhere(store: Store, clock: FakeClock) -> None:
+    platform = FakePlatform()
+    await enqueue(store, "ivan", "away")
+    [held] = await store.claim_outbox("replica-dead", limit=1, lease=timedelta(seconds=30))
+    await enqueue(store, "ivan", "dnd")
+    dispatcher = make_dispatcher(store, platform)
+
+    await dispatcher.dispatch_once()
+
+    assert platform.applied == []
+    rows = await store.list_outbox()
+    assert [row.claimed_by for row in rows] == ["replica-dead", None]
+
+    # The dead replica's claim expires: its row is dropped, the newer one is sent.
+    clock.advance(timedelta(seconds=31))
+    await dispatcher.dispatch_once()
+
+    assert [write.desired.status.value for write in platform.applied] == ["dnd"]
+    assert await store.list_outbox() == []
+    assert held.id not in {row.id for row in await store.list_outbox()}
+
+
+async def test_keepalive_does_not_supersede_status(store: Store) -> None:
+    platform = FakePlatform()
+    await enqueue(store, "jo", "dnd")
+    write = ChatWrite(
+        platform=Platform.RECORDING,
+        workspace="team",
+        chat_user_id="chat-jo",
+        nextcloud_user_id=NextcloudUserId("jo"),
+        desired=NextcloudStatus(NextcloudStatusType.DND),
+        fingerprint="keepalive",
+        idempotency_key="keepalive-jo",
+        kind=WriteKind.KEEPALIVE,
+    )
+    await store.enqueue("recording", "team", "chat-jo", write.to_payload(), idempotency_key="keepalive-jo", nextcloud_user_id="jo")
+
+    await make_dispatcher(store, platform).dispatch_once()
+
+    assert [write.kind for write in platform.applied] == [WriteKind.STATUS, WriteKind.KEEPALIVE]

@@ -1,7 +1,8 @@
 """The outbox dispatcher: claims due writes, sends them through their chat platform, settles them.
 
-One loop per process: claim up to ``batch_size`` due rows under a lease, send each
-through :meth:`ChatPlatform.apply`, then settle the row:
+One loop per process: claim up to ``batch_size`` due rows under a lease, skip the
+rows a newer write for the same user makes obsolete (:mod:`.ordering`), send each
+other row through :meth:`ChatPlatform.apply`, then settle the row:
 
 - :class:`Applied`: the row is deleted (acknowledged).
 - :class:`TransientFailure`: the row is released and due again after the
@@ -53,6 +54,7 @@ from .platform import (
     TransientFailure,
     status_to_json,
 )
+from .ordering import Order, order_check
 from .testhooks import AFTER_ACK, AFTER_CLAIM, AFTER_SEND, BEFORE_CLAIM, KillSwitch
 
 logger = logging.getLogger(__name__)
@@ -191,6 +193,18 @@ class Dispatcher:
             write = ChatWrite.from_outbox(item)
         except (ValueError, KeyError, TypeError) as exc:
             await self._give_up(item, None, PermanentFailure(f"unreadable outbox row: {exc}"))
+            return
+        order = await order_check(self._store, item)
+        if order is Order.SUPERSEDED:
+            if await self._store.ack_outbox(item):
+                logger.info(
+                    "Dropped outbox row %s unsent: a newer write for %s:%s is queued", item.id, item.platform, item.user_id
+                )
+            self._record(item.platform, "superseded")
+            return
+        if order is Order.WAIT:
+            await self._store.release_outbox(item)
+            logger.debug("Outbox row %s waits for an older row of the same user held by another worker", item.id)
             return
         platform = self._platforms.get(write.platform)
         if platform is None:

@@ -1,0 +1,262 @@
+"""The ``presence-bridge run`` process: one asyncio loop running every part of the bridge.
+
+:class:`BridgeProcess` opens (and migrates) the store, builds the Nextcloud read
+account and the configured chat platforms, and then runs these tasks until SIGTERM
+or SIGINT:
+
+- the HTTP server (uvicorn) with ``/healthz``, ``/readyz``, ``/metrics`` and the
+  platforms' endpoints (:mod:`.http_app`);
+- the sweep leader lease (:class:`~presence_bridge.sync.leader.LeaderLease`) and,
+  while this replica holds it, the sync engine that sweeps Nextcloud
+  (:mod:`.engine_task`);
+- the outbox dispatcher (:class:`~presence_bridge.sync.dispatcher.Dispatcher`);
+- a probe of the Nextcloud read account for ``/readyz``.
+
+Several processes may share one PostgreSQL database: the lease picks the one
+that sweeps, and every process dispatches, with ``FOR UPDATE SKIP LOCKED``
+claims (see :mod:`presence_bridge.sync.dispatcher`).
+
+On SIGTERM the process stops sweeping, lets the write being sent finish, gives the
+rest of its claimed rows back to the outbox, releases the leader lease so another
+replica takes over at once, and exits with status 0.  A write still queued stays
+in the outbox for the next start or another replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import time
+from collections.abc import Coroutine, Iterator
+from typing import Any
+
+import httpx
+import uvicorn
+
+from .. import __version__
+from ..config import Settings
+from ..errors import NextcloudError, NextcloudUnauthorized
+from ..nextcloud import NextcloudClient
+from ..storage import OutboxState, Store, open_store
+from ..sync.dispatcher import Dispatcher, DispatcherOptions
+from ..sync.leader import LeaderLease
+from ..sync.metrics import EngineMetrics
+from ..sync.platform import PlatformRegistry
+from ..sync.testhooks import KillSwitch, send_delay_from_environment
+from .check import describe_nextcloud_error, make_reader
+from .engine_task import EngineRunner, build_platforms
+from .http_app import HttpEndpoints, ProcessStatus, create_app
+from .metrics import ServiceMetrics
+
+logger = logging.getLogger(__name__)
+
+NEXTCLOUD_PROBE_INTERVAL = 60.0
+"""Seconds between two checks of the read account for ``/readyz`` while it works."""
+NEXTCLOUD_PROBE_AFTER_401 = 300.0
+"""Seconds before trying a rejected app password again; each failed login slows Nextcloud's responses to this host."""
+STOP_GRACE = 10.0
+"""Seconds added to the send timeout for the tasks to end after SIGTERM."""
+
+
+def default_replica_id() -> str:
+    """Return ``<host name>-<process id>-<random suffix>``, unique even for restarts in a container."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn without its own signal handlers: the process handles SIGTERM for every task."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class BridgeProcess:
+    """One ``run`` process built from validated settings; :meth:`run` returns the exit status."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.replica_id = settings.replicas.replica_id or default_replica_id()
+        self.status = ProcessStatus()
+        self.metrics = ServiceMetrics()
+        self.engine_metrics = EngineMetrics(registry=self.metrics.registry)
+        self._stop = asyncio.Event()
+        self._started = time.monotonic()
+
+    def request_stop(self, reason: str) -> None:
+        """Begin a clean stop (SIGTERM, SIGINT, or a task that ended)."""
+        if not self._stop.is_set():
+            logger.info("Stopping replica %s: %s", self.replica_id, reason)
+        self.status.stopping = True
+        self._stop.set()
+
+    async def run(self) -> int:
+        """Run until a stop is requested; return 0 after a clean stop, 1 when a task failed."""
+        settings = self.settings
+        platforms = build_platforms(settings)
+        logger.info(
+            "presence-bridge %s starting: replica %s, Nextcloud %s, store %s, platforms %s",
+            __version__,
+            self.replica_id,
+            settings.nextcloud.url,
+            settings.storage.url.split("://", 1)[0],
+            ", ".join(platform.platform.value for platform in platforms) or "none",
+        )
+        store = await open_store(settings.storage.url, encryption_keys=settings.storage.encryption_keys)
+        http, reader = make_reader(settings)
+        try:
+            return await self._serve(store, http, reader, platforms)
+        finally:
+            await http.aclose()
+            await store.close()
+
+    async def _serve(
+        self, store: Store, http: httpx.AsyncClient, reader: NextcloudClient, platforms: PlatformRegistry
+    ) -> int:
+        settings = self.settings
+        lease_seconds = settings.replicas.lease_seconds
+        leader = LeaderLease(store, self.replica_id, lease_seconds)
+        self.status.is_leader = lambda: leader.is_leader
+        dispatcher = Dispatcher(
+            store,
+            platforms,
+            worker_id=self.replica_id,
+            options=dispatcher_options(settings),
+            metrics=self.metrics,
+            kill_switch=KillSwitch.from_environment(),
+            send_delay=send_delay_from_environment(),
+        )
+        engine = EngineRunner(settings, store, http, reader, platforms, leader, self.engine_metrics, dispatcher.wake)
+        endpoints = [platform for platform in platforms if isinstance(platform, HttpEndpoints)]
+        app = create_app(store, self.metrics, self.status, endpoints=endpoints)
+        server = _Server(
+            uvicorn.Config(
+                app,
+                host=settings.server.host,
+                port=settings.server.port,
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+            )
+        )
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop, f"received {signal.Signals(signum).name}")
+
+        tasks = {
+            "http server": self._spawn(server.serve(), "http server"),
+            "leader lease": self._spawn(leader.run(), "leader lease"),
+            "dispatcher": self._spawn(dispatcher.run(), "dispatcher"),
+            "sweeps": self._spawn(engine.run_while_leader(self._stop), "sweeps"),
+            "keep-alives": self._spawn(engine.run_keepalives(), "keep-alives"),
+            "nextcloud probe": self._spawn(self._probe_nextcloud(reader), "nextcloud probe"),
+        }
+        await self._log_listening(server)
+        await self._stop.wait()
+
+        # Stop taking new work first, then finish the write in flight, then let go of the lease.
+        await _finish(tasks["sweeps"], timeout=STOP_GRACE)
+        await _finish(tasks["keep-alives"], tasks["nextcloud probe"], cancel=True)
+        dispatcher.stop()
+        await _finish(tasks["dispatcher"], timeout=settings.dispatcher.send_timeout_seconds + STOP_GRACE)
+        leader.stop()
+        await _finish(tasks["leader lease"], timeout=STOP_GRACE)
+        server.should_exit = True
+        await _finish(tasks["http server"], timeout=STOP_GRACE)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+        pending = len(await store.list_outbox(state=OutboxState.PENDING, limit=100_000))
+        logger.info(
+            "presence-bridge stopped: replica %s ran %.0f s, sent %d writes, %d writes left in the outbox%s",
+            self.replica_id,
+            time.monotonic() - self._started,
+            dispatcher.sent,
+            pending,
+            f"; failed tasks: {', '.join(self.status.failed_tasks)}" if self.status.failed_tasks else "",
+        )
+        return 1 if self.status.failed_tasks else 0
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coroutine, name=name)
+        task.add_done_callback(self._on_task_done)
+        return task
+
+    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or self._stop.is_set():
+            return
+        error = task.exception()
+        name = task.get_name()
+        if error is not None:
+            logger.error("The %s task failed: %s", name, error, exc_info=error)
+        else:
+            logger.error("The %s task ended on its own", name)
+        self.status.failed_tasks.append(name)
+        self.request_stop(f"the {name} task ended")
+
+    async def _log_listening(self, server: uvicorn.Server) -> None:
+        while not server.started and not self._stop.is_set():
+            await asyncio.sleep(0.02)
+        if server.started:
+            host, port = server.servers[0].sockets[0].getsockname()[:2]
+            logger.info("Replica %s serves /healthz, /readyz and /metrics on http://%s:%d", self.replica_id, host, port)
+
+    async def _probe_nextcloud(self, reader: NextcloudClient) -> None:
+        """Check the read account now and then, for ``/readyz``."""
+        while not self._stop.is_set():
+            delay = NEXTCLOUD_PROBE_INTERVAL
+            try:
+                await reader.get_capabilities(refresh=True)
+                await reader.get_user(refresh=True)
+            except NextcloudError as exc:
+                problem = describe_nextcloud_error(self.settings, exc)
+                if problem != self.status.nextcloud_problem:
+                    logger.error("The Nextcloud read account does not work: %s", problem)
+                self.status.nextcloud_problem = problem
+                if isinstance(exc, NextcloudUnauthorized):
+                    delay = NEXTCLOUD_PROBE_AFTER_401
+            else:
+                if self.status.nextcloud_problem is not None:
+                    logger.info("The Nextcloud read account works")
+                self.status.nextcloud_problem = None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=delay)
+            if reader.credential_rejected:
+                reader.reset_credential()
+
+
+def dispatcher_options(settings: Settings) -> DispatcherOptions:
+    """Build the dispatcher's options from ``[dispatcher]`` and ``[replicas]``."""
+    dispatcher = settings.dispatcher
+    return DispatcherOptions(
+        batch_size=dispatcher.batch_size,
+        poll_interval=dispatcher.poll_interval_seconds,
+        lease=settings.replicas.lease_seconds,
+        send_timeout=dispatcher.send_timeout_seconds,
+        retry_base=dispatcher.retry_base_seconds,
+        retry_max=dispatcher.retry_max_seconds,
+        max_attempts=dispatcher.max_attempts,
+    )
+
+
+async def _finish(*tasks: asyncio.Task[Any], timeout: float | None = None, cancel: bool = False) -> None:
+    """Wait for ``tasks`` to end, cancelling them first or after ``timeout`` seconds."""
+    if cancel:
+        for task in tasks:
+            task.cancel()
+    done, still_running = await asyncio.wait(tasks, timeout=timeout)
+    for task in still_running:
+        logger.warning("The %s task did not stop within %s s; cancelling it", task.get_name(), timeout)
+        task.cancel()
+    if still_running:
+        await asyncio.wait(still_running)
+
+
+def run(settings: Settings) -> int:
+    """Run the process in a new event loop and return its exit status."""
+    return asyncio.run(BridgeProcess(settings).run())
