@@ -51,6 +51,7 @@ from presence_bridge.config_fields import (
     text,
 )
 from presence_bridge.errors import ConfigError
+from presence_bridge.linking.matrix_template import MatrixUserRule
 from presence_bridge.secret import Secret
 
 DEFAULT_CONFIG_PATH = Path("/etc/presence-bridge/config.toml")
@@ -293,6 +294,26 @@ class DispatcherSettings:
             )
 
 
+def _matrix_user_template(value: object, key: str, ctx: LoadContext) -> MatrixUserRule:
+    try:
+        return MatrixUserRule.parse(text(value, key, ctx))
+    except ValueError as exc:
+        raise invalid(key, str(exc), 'a Matrix user id template such as "@{nextcloud_user}:example.org"') from None
+
+
+@dataclass(frozen=True)
+class LinkingSettings:
+    """How chat users link to Nextcloud, and the rule that mirrors everyone to Matrix without a link."""
+
+    poll_interval_seconds: float = setting(
+        seconds(minimum=1, maximum=60, include_minimum=True), "seconds", default=5.0
+    )
+    """Pause between two polls of a Login Flow v2 while a user logs in."""
+    matrix_user_template: MatrixUserRule | None = setting(
+        _matrix_user_template, "a Matrix user id template", default=None
+    )
+
+
 def section(cls: type[Any], *, required: bool) -> Any:
     """Declare a :class:`Settings` field read from the TOML table of the same name."""
     metadata = {"section_class": cls, "required": required}
@@ -317,6 +338,7 @@ class Settings:
     server: ServerSettings = section(ServerSettings, required=False)
     replicas: ReplicaSettings = section(ReplicaSettings, required=False)
     dispatcher: DispatcherSettings = section(DispatcherSettings, required=False)
+    linking: LinkingSettings = section(LinkingSettings, required=False)
 
     def __post_init__(self) -> None:
         if self.dispatcher.send_timeout_seconds >= self.replicas.lease_seconds:

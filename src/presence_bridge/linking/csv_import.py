@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ..core.ids import ChatIdentity, Platform
 from ..errors import BridgeError, LinkConflictError
 from ..storage import Store
-from .mapping_rule import matrix_server_name, matrix_user_id_problem
+from .matrix_template import matrix_server_name, matrix_user_id_problem
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +77,9 @@ def parse_row(cells: list[str], *, default_workspace: str | None) -> tuple[ChatI
         raise RowError(f"invalid platform {platform_name!r}; expected slack or matrix")
     check_nextcloud_user_id(nextcloud_user_id)
     if platform is Platform.SLACK:
-        identity = _slack_identity(chat_user_id, workspace)
+        identity = slack_identity(chat_user_id, workspace)
     else:
-        identity = _matrix_identity(chat_user_id, workspace)
+        identity = matrix_identity(chat_user_id, workspace)
     return identity, nextcloud_user_id
 
 
@@ -94,7 +94,7 @@ def check_nextcloud_user_id(user_id: str) -> None:
         )
 
 
-def _slack_identity(user_id: str, workspace: str | None) -> ChatIdentity:
+def slack_identity(user_id: str, workspace: str | None) -> ChatIdentity:
     if not SLACK_USER_ID.fullmatch(user_id):
         raise RowError(f"invalid Slack user id {user_id!r}; expected an id such as U012AB3CD")
     if not workspace:
@@ -104,7 +104,7 @@ def _slack_identity(user_id: str, workspace: str | None) -> ChatIdentity:
     return ChatIdentity(Platform.SLACK, workspace, user_id)
 
 
-def _matrix_identity(user_id: str, workspace: str | None) -> ChatIdentity:
+def matrix_identity(user_id: str, workspace: str | None) -> ChatIdentity:
     problem = matrix_user_id_problem(user_id)
     if problem is not None:
         raise RowError(f"invalid Matrix user id {user_id!r}: {problem}")
