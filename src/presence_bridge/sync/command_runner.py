@@ -1,0 +1,218 @@
+"""Running one parsed chat command and wording its reply."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import zoneinfo
+from typing import TYPE_CHECKING
+
+from presence_bridge.core.command_help import describe_expiry_effect, help_text
+from presence_bridge.core.command_types import (
+    ClearCommand,
+    Command,
+    HelpCommand,
+    LinkCommand,
+    RestoreCommand,
+    SetCustomCommand,
+    SetPredefinedCommand,
+    SetStatusCommand,
+    ShowCommand,
+    SyncCommand,
+    TimezoneCommand,
+    UnlinkCommand,
+    WhoCommand,
+)
+from presence_bridge.core.commands import parse_command
+from presence_bridge.core.ids import ChatIdentity
+from presence_bridge.core.status import NextcloudStatusType
+from presence_bridge.core.sync_state import CommandAction, CommandIntent, StatusChange, StatusMessage
+from presence_bridge.core.timeexpr import TimeContext
+from presence_bridge.errors import CommandError, LinkingError, NextcloudError, NextcloudValidationError
+from presence_bridge.nextcloud import PredefinedStatus
+from presence_bridge.storage import Health, Link, SyncDirection
+from presence_bridge.sync.platform import Conversation, Reply
+from presence_bridge.sync.queries import StatusQueries
+
+if TYPE_CHECKING:
+    from presence_bridge.sync.gateway import AccountCommands, Gateway, StatusCommand
+
+logger = logging.getLogger(__name__)
+
+LINK_REPLY = (
+    "Your chat account is not linked to Nextcloud with an app password yet, so the bridge cannot "
+    "act for you. Send link to connect your Nextcloud account."
+)
+
+STATUS_LABELS = {
+    NextcloudStatusType.ONLINE: "Online",
+    NextcloudStatusType.AWAY: "Away",
+    NextcloudStatusType.DND: "Do not disturb",
+    NextcloudStatusType.BUSY: "Busy",
+    NextcloudStatusType.INVISIBLE: "Invisible",
+    NextcloudStatusType.OFFLINE: "Offline",
+}
+"""Message text carrying the expiry of a status set without a message, since Nextcloud rejects an empty one."""
+
+PREDEFINED_CACHE_SECONDS = 3600.0
+
+
+class CommandRunner:
+    """Runs the commands for :class:`~presence_bridge.sync.gateway.Gateway`."""
+
+    def __init__(self, gateway: Gateway, queries: StatusQueries, accounts: AccountCommands | None) -> None:
+        self._gateway = gateway
+        self._queries = queries
+        self._accounts = accounts
+        self._predefined: tuple[PredefinedStatus, ...] = ()
+        self._predefined_at = float("-inf")
+
+    async def run(self, conversation: Conversation, text: str, prefix: str) -> Reply:
+        identity = ChatIdentity(conversation.platform, conversation.workspace, conversation.chat_user_id)
+        link = await self._gateway.store.get_link(identity)
+        tz = self._zone(link)
+        ctx = TimeContext(int(self._gateway.clock()), tz, self._gateway.settings.week_start)
+        predefined = await self._predefined_statuses(identity) if _usable(link) else ()
+        try:
+            command = parse_command(text, ctx, [status.id for status in predefined])
+        except CommandError as error:
+            usage = f"\nUsage: {prefix}{error.usage}" if error.usage else ""
+            return Reply(f"{error.reply}{usage}", ok=False)
+        self._gateway.executor.metrics.commands.labels(command=type(command).__name__).inc()
+        if isinstance(command, HelpCommand):
+            return Reply(help_text(command.topic, prefix=prefix))
+        if isinstance(command, LinkCommand | UnlinkCommand):
+            return await self._account_command(conversation, command)
+        if link is None:
+            return Reply(LINK_REPLY, ok=False)
+        try:
+            return await self._linked_command(conversation, link, command, ctx, predefined)
+        except LinkingError as error:
+            return Reply(str(error), ok=False)
+
+    async def _linked_command(
+        self,
+        conversation: Conversation,
+        link: Link,
+        command: Command,
+        ctx: TimeContext,
+        predefined: tuple[PredefinedStatus, ...],
+    ) -> Reply:
+        if isinstance(command, TimezoneCommand):
+            await self._gateway.store.update_link(link.identity, time_zone=command.zone)
+            return Reply(f"Times you type are now read in {command.zone}.")
+        if isinstance(command, SyncCommand):
+            await self._gateway.store.update_link(link.identity, sync_direction=SyncDirection(command.mode.value))
+            return Reply(f"Sync direction set to {command.mode.value}.")
+        if isinstance(command, ShowCommand):
+            return await self._queries.show(link.identity, command.target, ctx.tz)
+        if isinstance(command, WhoCommand):
+            if command.scope is None:
+                return await self._queries.who_here(conversation, ctx.tz)
+            return await self._queries.who_group(link.nextcloud_user_id, command.scope, ctx.tz)
+        if not _usable(link):
+            return Reply(LINK_REPLY, ok=False)
+        assert isinstance(command, SetStatusCommand | SetPredefinedCommand | SetCustomCommand | ClearCommand | RestoreCommand)
+        return await self._status_command(link, command, ctx, predefined)
+
+    async def _status_command(
+        self, link: Link, command: StatusCommand, ctx: TimeContext, predefined: tuple[PredefinedStatus, ...]
+    ) -> Reply:
+        intent = await self._intent(link, command, ctx, predefined)
+        errors = await self._gateway.run_status_command(link, command, intent)
+        if errors:
+            error = errors[0]
+            if isinstance(error, NextcloudValidationError):
+                return Reply(f"Nextcloud rejected the change: {error}", ok=False)
+            if isinstance(error, LinkingError):
+                return Reply(str(error), ok=False)
+            logger.warning("Command %s of %s failed: %s", command.render(), link.identity, error)
+            return Reply(f"Nextcloud did not take the change ({error}). Try again in a minute.", ok=False)
+        return self._confirmation(command, intent, ctx)
+
+    async def _intent(
+        self, link: Link, command: StatusCommand, ctx: TimeContext, predefined: tuple[PredefinedStatus, ...]
+    ) -> CommandIntent:
+        user = link.nextcloud_user_id
+        issued = self._gateway.clock()
+        platform = link.identity.platform
+        if isinstance(command, RestoreCommand):
+            return CommandIntent(user, CommandAction.RESTORE, issued, platform=platform)
+        if isinstance(command, ClearCommand):
+            return CommandIntent(user, CommandAction.CLEAR_MESSAGE, issued, platform=platform)
+        if isinstance(command, SetStatusCommand):
+            message = None
+            if command.expiry is not None:
+                message = await self._message_with_expiry(link, command.status, command.expiry.clear_at)
+            change = StatusChange(command.status, message)
+        elif isinstance(command, SetPredefinedCommand):
+            clear_at = command.expiry.clear_at if command.expiry is not None else _default_clear_at(command.message_id, predefined, ctx)
+            change = StatusChange(message=StatusMessage(message_id=command.message_id, clear_at=clear_at))
+        else:
+            clear_at = command.expiry.clear_at if command.expiry is not None else None
+            message = StatusMessage(message=command.message, icon=command.icon.glyph, clear_at=clear_at)
+            change = StatusChange(message=message)
+        return CommandIntent(user, CommandAction.SET, issued, change, platform)
+
+    async def _message_with_expiry(
+        self, link: Link, status: NextcloudStatusType, clear_at: int | None
+    ) -> StatusMessage:
+        """Carry a status's expiry on the current message, or on a message naming the status."""
+        own = await self._gateway.read_own_status(link.identity)
+        if own is not None and own.message_id:
+            return StatusMessage(message_id=own.message_id, clear_at=clear_at)
+        if own is not None and (own.message or own.icon):
+            return StatusMessage(message=own.message, icon=own.icon, clear_at=clear_at)
+        return StatusMessage(message=STATUS_LABELS[status], clear_at=clear_at)
+
+    def _confirmation(self, command: StatusCommand, intent: CommandIntent, ctx: TimeContext) -> Reply:
+        if isinstance(command, RestoreCommand):
+            return Reply("Restored the status you had before the call, meeting or out-of-office.")
+        if isinstance(command, ClearCommand):
+            return Reply("Cleared your Nextcloud status message.")
+        change = intent.change
+        clear_at = change.message.clear_at if change.message is not None else None
+        effect = describe_expiry_effect(change.status_type, clear_at, ctx, has_message=True)
+        return Reply(f"Done: {command.render()}. {effect}")
+
+    async def _account_command(self, conversation: Conversation, command: LinkCommand | UnlinkCommand) -> Reply:
+        if self._accounts is None:
+            return Reply("Linking is not available on this bridge yet. Ask the bridge's operator.", ok=False)
+        if isinstance(command, LinkCommand):
+            return await self._accounts.link(conversation)
+        return await self._accounts.unlink(conversation)
+
+    async def _predefined_statuses(self, identity: ChatIdentity) -> tuple[PredefinedStatus, ...]:
+        """Return the server's predefined statuses, read with the user's client at most once an hour."""
+        now = time.monotonic()
+        if now - self._predefined_at < PREDEFINED_CACHE_SECONDS:
+            return self._predefined
+        try:
+            self._predefined = await self._gateway.pool.call(identity, lambda client: client.get_predefined_statuses())
+        except (LinkingError, NextcloudError) as error:
+            logger.warning("Reading the predefined statuses as %s failed: %s", identity, error)
+            return self._predefined
+        self._predefined_at = now
+        return self._predefined
+
+    def _zone(self, link: Link | None) -> zoneinfo.ZoneInfo:
+        if link is not None and link.time_zone:
+            try:
+                return zoneinfo.ZoneInfo(link.time_zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                logger.warning("Link %s has the unknown time zone %r; using the default", link.identity, link.time_zone)
+        return self._gateway.settings.default_timezone
+
+
+def _usable(link: Link | None) -> bool:
+    return link is not None and link.has_credentials and link.health is Health.HEALTHY
+
+
+def _default_clear_at(message_id: str, predefined: tuple[PredefinedStatus, ...], ctx: TimeContext) -> int | None:
+    """Apply the server's clear-at rule of a predefined status (Nextcloud leaves that to clients)."""
+    for status in predefined:
+        if status.id == message_id and status.clear_at is not None:
+            now = dt.datetime.fromtimestamp(ctx.now, ctx.tz)
+            return status.clear_at.resolve(now, first_weekday=ctx.week_start)
+    return None

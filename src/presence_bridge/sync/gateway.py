@@ -1,0 +1,168 @@
+"""The chat → Nextcloud side: what chat adapters call for commands, activity and status changes.
+
+An adapter calls :meth:`Gateway.handle_command` with the text after its command
+word and sends back the returned :class:`~presence_bridge.sync.platform.Reply`
+(escaping any markup itself).  It calls :meth:`Gateway.handle_presence` for chat
+activity (online or away) and :meth:`Gateway.handle_chat_status` for a status the
+person set in chat.  Every Nextcloud write uses the user's own app password, and
+its fingerprint is recorded so that the bridge's own change coming back from a
+sweep is recognised as an echo.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Protocol
+
+from presence_bridge.core.command_types import ClearCommand, RestoreCommand, SetCustomCommand, SetPredefinedCommand, SetStatusCommand
+from presence_bridge.core.ids import ChatIdentity, NextcloudUserId
+from presence_bridge.core.planner import plan_chat_event, plan_command, plan_sweep
+from presence_bridge.core.planner_rules import OFFLINE
+from presence_bridge.core.status import NextcloudStatusType
+from presence_bridge.core.sync_state import (
+    ChangeOrigin,
+    ChatEvent,
+    ChatEventKind,
+    CommandIntent,
+    StatusChange,
+    SweepObservation,
+)
+from presence_bridge.errors import NextcloudNotFound
+from presence_bridge.nextcloud import NextcloudClient, PrivateStatus
+from presence_bridge.storage import Link
+from presence_bridge.sync.command_runner import CommandRunner
+from presence_bridge.sync.executor import PlanExecutor, UserClientPool, apply_nextcloud_writes
+from presence_bridge.sync.keepalive import KeepAlive
+from presence_bridge.sync.platform import Conversation, PlatformRegistry, Reply
+from presence_bridge.sync.queries import StatusQueries
+
+logger = logging.getLogger(__name__)
+
+StatusCommand = SetStatusCommand | SetPredefinedCommand | SetCustomCommand | ClearCommand | RestoreCommand
+
+
+class AccountCommands(Protocol):
+    """Interface of the linking service for ``link`` (a Login Flow) and ``unlink`` (revoking the app password)."""
+
+    async def link(self, conversation: Conversation) -> Reply: ...
+
+    async def unlink(self, conversation: Conversation) -> Reply: ...
+
+
+class Gateway:
+    """Entry point of the chat adapters; see the module docstring."""
+
+    def __init__(
+        self,
+        executor: PlanExecutor,
+        pool: UserClientPool,
+        reader: NextcloudClient,
+        platforms: PlatformRegistry,
+        *,
+        keepalive: KeepAlive | None = None,
+        accounts: AccountCommands | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.executor = executor
+        self.store = executor.store
+        self.settings = executor.settings
+        self.pool = pool
+        self.keepalive = keepalive
+        self.clock = clock
+        queries = StatusQueries(
+            executor.store, pool, reader, platforms, executor.settings.team_leads, clock=clock
+        )
+        self.commands = CommandRunner(self, queries, accounts)
+
+    async def handle_command(self, conversation: Conversation, text: str, *, prefix: str = "") -> Reply:
+        """Parse and run one command; ``prefix`` is the platform's command word for help texts (``"/ncstatus "``)."""
+        return await self.commands.run(conversation, text, prefix)
+
+    async def handle_presence(
+        self, identity: ChatIdentity, status: NextcloudStatusType, event_time: float, *, origin: ChangeOrigin = ChangeOrigin.USER
+    ) -> None:
+        """Take chat activity (online or away) of a linked user: a heartbeat to Nextcloud, and a keep-alive later."""
+        change = StatusChange(status_type=status)
+        sent = await self._chat_event(identity, ChatEventKind.PRESENCE, change, event_time, origin)
+        if self.keepalive is not None and sent is not None:
+            self.keepalive.record_activity(sent, status, event_time, sent=True)
+
+    async def handle_chat_status(
+        self, identity: ChatIdentity, change: StatusChange, event_time: float, *, origin: ChangeOrigin = ChangeOrigin.USER
+    ) -> None:
+        """Take a status the person set in chat (already in Nextcloud terms, see :mod:`presence_bridge.core.mapping`)."""
+        await self._chat_event(identity, ChatEventKind.STATUS, change, event_time, origin)
+
+    async def _chat_event(
+        self, identity: ChatIdentity, kind: ChatEventKind, change: StatusChange, event_time: float, origin: ChangeOrigin
+    ) -> NextcloudUserId | None:
+        link = await self.store.get_link(identity)
+        if link is None or identity.platform not in self.settings.platforms:
+            return None
+        user = link.nextcloud_user_id
+        event = ChatEvent(identity.platform, user, kind, change, event_time, origin)
+        async with self.executor.lock:
+            links = await self.executor.linked_users([user])
+            prepared = await self.executor.prepare(links)
+            plan = plan_chat_event(prepared.states[user], event, self.clock(), self.settings.planner)
+            plan, errors = await apply_nextcloud_writes(plan, self.pool, lambda _: identity, self.store, self.executor.metrics)
+            await self.executor.commit(prepared, plan)
+        for error in errors:
+            logger.info("Chat %s of %s not written to Nextcloud: %s", kind.value, identity, error)
+        return user
+
+    async def run_status_command(self, link: Link, command: StatusCommand, intent: CommandIntent) -> list[Exception]:
+        """Plan and make a command's Nextcloud write, then queue its chat fan-out; return the write errors."""
+        identity = link.identity
+        user = link.nextcloud_user_id
+        own = await self.read_own_status(identity)
+        has_backup = await self._has_backup(identity, user, own)
+        async with self.executor.lock:
+            links = await self.executor.linked_users([user])
+            if user not in links:
+                links[user] = [link]
+            prepared = await self.executor.prepare(links)
+            state = prepared.states[user]
+            current = OFFLINE if own is None else own.to_status(automated=has_backup)
+            prepared.states[user] = replace(state, nextcloud=current, has_backup=has_backup)
+            plan = plan_command(prepared.states[user], intent, self.clock(), self.settings.planner)
+            plan, errors = await apply_nextcloud_writes(plan, self.pool, lambda _: identity, self.store, self.executor.metrics)
+            await self.executor.commit(prepared, plan)
+        if isinstance(command, RestoreCommand) and not errors and plan.writes:
+            await self._observe_after_revert(link)
+        return errors
+
+    async def _observe_after_revert(self, link: Link) -> None:
+        """Publish the status Nextcloud restored, without waiting for the next sweep."""
+        user = link.nextcloud_user_id
+        own = await self.read_own_status(link.identity)
+        status = OFFLINE if own is None else own.to_status()
+        now = self.clock()
+        async with self.executor.lock:
+            prepared = await self.executor.prepare(await self.executor.linked_users([user]))
+            if user not in prepared.states:
+                return
+            observation = SweepObservation({user: status}, frozenset(), False, now)
+            plan = plan_sweep(prepared.states, observation, now, self.settings.planner)
+            await self.executor.commit(prepared, plan)
+
+    async def read_own_status(self, identity: ChatIdentity) -> PrivateStatus | None:
+        """Read the user's own status with their app password; None when they have no status row."""
+        try:
+            return await self.pool.call(identity, lambda client: client.get_own_status())
+        except NextcloudNotFound:
+            return None
+
+    async def _has_backup(self, identity: ChatIdentity, user: NextcloudUserId, own: PrivateStatus | None) -> bool:
+        """Tell whether an automation saved the user's previous status (a ``_uid`` backup row exists)."""
+        if own is None or not own.message_id:
+            return False
+        try:
+            await self.pool.call(identity, lambda client: client.get_backup_status(user))
+        except NextcloudNotFound:
+            return False
+        return True
+

@@ -1,0 +1,280 @@
+"""The sweeping worker: reads Nextcloud with the bridge's account and plans the chat writes.
+
+:meth:`SyncEngine.sweep` reads ``/statuses`` page by page.  When Nextcloud hides
+the list (user enumeration restricted: it then returns an empty list with HTTP
+200), the sweep reads each linked user with ``/statuses/{userId}`` instead, spread
+over ``spread_fraction`` of the sweep interval.  Such a per-user sweep is never
+"complete", so no user is taken as gone because the list turned empty, and the
+switch causes no burst of offline writes.
+
+:meth:`SyncEngine.run` sweeps every ``sweep_interval`` and, in between, wakes at the
+earliest due time the planner reported (a ``clearAt`` passing, a debounced write
+falling due), so an expiry reaches chat at that moment, not a sweep later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from presence_bridge.core.ids import NextcloudUserId
+from presence_bridge.core.planner import plan_sweep, plan_wake
+from presence_bridge.core.planner_rules import OFFLINE
+from presence_bridge.core.status import NextcloudStatus, NextcloudStatusType
+from presence_bridge.core.sync_state import Plan, SweepObservation
+from presence_bridge.errors import BridgeError, NextcloudError, NextcloudNotFound
+from presence_bridge.nextcloud import NextcloudClient, list_statuses
+from presence_bridge.storage import Link, Store
+from presence_bridge.sync.executor import PlanExecutor, UserClientPool, apply_nextcloud_writes
+from presence_bridge.sync.keepalive import KeepAlive
+from presence_bridge.sync.metrics import EngineMetrics
+from presence_bridge.sync.settings import EngineSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    """Counts of one sweep or wake-up, as logged in its summary line."""
+
+    mode: str
+    read: int = 0
+    changed: int = 0
+    written: int = 0
+    skipped: int = 0
+    errors: int = 0
+    keepalives: int = 0
+    duration: float = 0.0
+
+    def add(self, plan: Plan, enqueued: int) -> None:
+        for note in plan.notes:
+            logger.debug("Skipped %s: %s (%s)", note.user or "the sweep", note.reason.value, note.detail)
+        self.changed += len({write.user for write in plan.writes})
+        self.written += enqueued
+        self.skipped += len(plan.notes)
+
+
+class SyncEngine:
+    """The Nextcloud → chat side of the bridge; see the module docstring.
+
+    ``reader`` is the client of the bridge's own Nextcloud account.  ``pool`` gives
+    clients of the linked users, for the debounced chat → Nextcloud writes that fall
+    due at a wake-up; ``keepalive`` (optional) receives the users a sweep shows
+    offline.  ``on_enqueued`` is called after outbox rows were added (the process
+    passes the dispatcher's ``wake``).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        reader: NextcloudClient,
+        settings: EngineSettings,
+        *,
+        pool: UserClientPool | None = None,
+        keepalive: KeepAlive | None = None,
+        metrics: EngineMetrics | None = None,
+        executor: PlanExecutor | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_enqueued: Callable[[], None] | None = None,
+    ) -> None:
+        self.metrics = metrics or EngineMetrics()
+        self.executor = executor or PlanExecutor(store, settings, self.metrics, clock=clock, on_enqueued=on_enqueued)
+        self.executor.wake_listeners.append(self._note_wake)
+        self.settings = settings
+        self._reader = reader
+        self._pool = pool
+        self._keepalive = keepalive
+        self._clock = clock
+        self._sleep = sleep
+        self._next_wake: float | None = None
+        self._wake_changed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.sweeps = 0
+
+    @property
+    def next_wake_at(self) -> float | None:
+        """Unix time of the next wake-up between sweeps, or None when nothing is due."""
+        return self._next_wake
+
+    def _note_wake(self, at: float | None) -> None:
+        if at is not None and (self._next_wake is None or at < self._next_wake):
+            self._next_wake = at
+            self._wake_changed.set()
+
+    async def sweep(self) -> SweepReport:
+        """Read every linked user's status once and queue the chat writes it calls for."""
+        started = time.monotonic()
+        links = await self.executor.linked_users()
+        listing = await list_statuses(self._reader, limit=self.settings.page_limit, own_user_id=self.settings.reader_user_id)
+        if listing.hidden:
+            report = await self._sweep_per_user(links)
+        else:
+            report = SweepReport("list", read=len(listing.users) + len(listing.backups))
+            now = self._clock()
+            users = {NextcloudUserId(uid): row.to_status() for uid, row in listing.users.items()}
+            observation = SweepObservation(users, frozenset(NextcloudUserId(u) for u in listing.backups), True, now)
+            async with self.executor.lock:
+                prepared = await self.executor.prepare(links)
+                plan = plan_sweep(prepared.states, observation, now, self.settings.planner)
+                result = await self.executor.commit(prepared, plan)
+            self._next_wake = plan.next_wake_at
+            self._wake_changed.set()
+            report.add(plan, result.enqueued)
+            report.keepalives = await self._keep_alive_offline(links, users)
+        return self._finish(report, started)
+
+    async def _sweep_per_user(self, links: dict[NextcloudUserId, list[Link]]) -> SweepReport:
+        report = SweepReport("per_user")
+        spacing = self.settings.spread_fraction * self.settings.sweep_interval / max(len(links), 1)
+        offline: dict[NextcloudUserId, NextcloudStatus] = {}
+        for index, user in enumerate(sorted(links)):
+            if index and spacing > 0:
+                await self._sleep(spacing)
+            if self._stopping.is_set():
+                break
+            try:
+                status, has_backup = await self._read_user(user)
+            except NextcloudError as error:
+                report.errors += 1
+                self.metrics.errors.labels(stage="read").inc()
+                logger.warning("Reading the status of %s failed: %s", user, error)
+                continue
+            report.read += 1
+            now = self._clock()
+            backups = frozenset({user}) if has_backup else frozenset()
+            observation = SweepObservation({user: status}, backups, False, now)
+            async with self.executor.lock:
+                prepared = await self.executor.prepare({user: links[user]})
+                plan = plan_sweep(prepared.states, observation, now, self.settings.planner)
+                result = await self.executor.commit(prepared, plan)
+            report.add(plan, result.enqueued)
+            if status.status is NextcloudStatusType.OFFLINE:
+                offline[user] = status
+        report.keepalives = await self._keep_alive_offline(links, offline)
+        return report
+
+    async def _read_user(self, user: NextcloudUserId) -> tuple[NextcloudStatus, bool]:
+        """Read one user's public status, and whether an automation's backup row exists.
+
+        A 404 means the user has no status row: Nextcloud shows them offline.  The
+        backup row is read only for a status with a message, because every
+        automation (call, meeting, out-of-office, availability) sets one.
+        """
+        try:
+            status = (await self._reader.get_user_status(user)).to_status()
+        except NextcloudNotFound:
+            return OFFLINE, False
+        if not status.has_message:
+            return status, False
+        try:
+            await self._reader.get_backup_status(user)
+        except NextcloudNotFound:
+            return status, False
+        return status, True
+
+    async def _keep_alive_offline(
+        self, links: dict[NextcloudUserId, list[Link]], users: dict[NextcloudUserId, NextcloudStatus]
+    ) -> int:
+        if self._keepalive is None:
+            return 0
+        offline = [uid for uid in links if uid in users and users[uid].status is NextcloudStatusType.OFFLINE]
+        return await self._keepalive.on_offline(offline)
+
+    async def wake(self) -> SweepReport:
+        """Publish the expiries and held writes that are due now, without reading Nextcloud."""
+        started = time.monotonic()
+        report = SweepReport("wake")
+        links = await self.executor.linked_users()
+        now = self._clock()
+        async with self.executor.lock:
+            prepared = await self.executor.prepare(links)
+            plan = plan_wake(prepared.states, now, self.settings.planner)
+            plan, errors = await apply_nextcloud_writes(
+                plan, self._pool, lambda user: user, self.executor.store, self.metrics
+            )
+            report.errors += len(errors)
+            if errors:
+                self.metrics.errors.labels(stage="nextcloud-write").inc(len(errors))
+            result = await self.executor.commit(prepared, plan)
+        self._next_wake = plan.next_wake_at
+        self._wake_changed.set()
+        report.add(plan, result.enqueued)
+        self.metrics.wakes.inc()
+        return self._finish(report, started)
+
+    def _finish(self, report: SweepReport, started: float) -> SweepReport:
+        report.duration = time.monotonic() - started
+        if report.mode != "wake":
+            self.sweeps += 1
+            self.metrics.sweeps.labels(mode=report.mode).inc()
+            self.metrics.sweep_duration.observe(report.duration)
+            self.metrics.statuses_read.inc(report.read)
+        logger.info(
+            "%s: read %d, changed %d, written %d, skipped %d, errors %d, keep-alives %d, %.3f s",
+            "Wake-up" if report.mode == "wake" else f"Sweep ({report.mode})",
+            report.read,
+            report.changed,
+            report.written,
+            report.skipped,
+            report.errors,
+            report.keepalives,
+            report.duration,
+        )
+        return report
+
+    def stop(self) -> None:
+        """End :meth:`run` after the current sweep or wake-up."""
+        self._stopping.set()
+        self._wake_changed.set()
+
+    async def run(self) -> None:
+        """Sweep every ``sweep_interval`` and wake at each due time until :meth:`stop`."""
+        logger.info("Sync engine started (sweep every %g s)", self.settings.sweep_interval)
+        self._stopping.clear()
+        tasks = [asyncio.create_task(self._sweep_loop()), asyncio.create_task(self._wake_loop())]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            logger.info("Sync engine stopped after %d sweeps", self.sweeps)
+
+    async def _sweep_loop(self) -> None:
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                await self.sweep()
+            except (BridgeError, OSError) as error:
+                self.metrics.errors.labels(stage="sweep").inc()
+                logger.error("Sweep failed, the next one runs in %g s: %s", self.settings.sweep_interval, error)
+            remaining = self.settings.sweep_interval - (time.monotonic() - started)
+            await self._wait_stop(max(remaining, 0.0))
+
+    async def _wake_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake_changed.clear()
+            due = self._next_wake
+            delay = None if due is None else due - self._clock()
+            if delay is not None and delay <= 0:
+                try:
+                    await self.wake()
+                except (BridgeError, OSError) as error:
+                    self.metrics.errors.labels(stage="wake").inc()
+                    logger.error("Wake-up failed, trying again in 1 s: %s", error)
+                    await self._wait_stop(1.0)
+                continue
+            try:
+                await asyncio.wait_for(self._wake_changed.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def _wait_stop(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass

@@ -1,0 +1,139 @@
+"""The chat → Nextcloud gateway: commands, restore after an automation, presence and keep-alives."""
+
+from __future__ import annotations
+
+import time
+
+from presence_bridge.core.ids import NextcloudUserId
+from presence_bridge.core.status import NextcloudStatusType
+
+from .conftest import Bridge, identity
+
+
+async def test_command_without_credentials_asks_to_link(bridge: Bridge) -> None:
+    await bridge.link("carol", credentials=False)
+
+    linked_reply = await bridge.command("carol", "dnd")
+    unlinked_reply = await bridge.command("dave", "away 1h")
+
+    assert not linked_reply.ok
+    assert "link" in linked_reply.text
+    assert not unlinked_reply.ok
+    assert "link" in unlinked_reply.text
+
+
+async def test_status_command_writes_nextcloud_and_chat(bridge: Bridge) -> None:
+    await bridge.link("alice")
+
+    reply = await bridge.command("alice", "dnd")
+    await bridge.drain()
+
+    assert reply.ok, reply.text
+    assert bridge.nextcloud.own_status("alice")["status"] == "dnd"
+    assert [line["desired"]["status"] for line in bridge.writes("alice")] == ["dnd"]
+    assert bridge.writes("alice")[0]["reason"] == "command"
+
+
+async def test_command_echo_not_written_again(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    await bridge.command("alice", "🌴 On vacation")
+    await bridge.drain()
+
+    for _ in range(3):
+        await bridge.engine.sweep()
+        await bridge.drain()
+
+    writes = bridge.writes("alice")
+    assert len(writes) == 1
+    assert writes[0]["desired"]["message"] == "On vacation"
+    assert writes[0]["desired"]["icon"] == "🌴"
+
+
+async def test_predefined_command_applies_clear_at_rule(bridge: Bridge) -> None:
+    await bridge.link("alice")
+
+    reply = await bridge.command("alice", "meeting")
+
+    own = bridge.nextcloud.own_status("alice")
+    assert reply.ok, reply.text
+    assert own["messageId"] == "meeting"
+    assert own["clearAt"] is not None
+    assert own["clearAt"] > time.time()
+
+
+async def test_status_with_expiry_sets_message(bridge: Bridge) -> None:
+    await bridge.link("alice")
+
+    reply = await bridge.command("alice", "away 1h")
+
+    own = bridge.nextcloud.own_status("alice")
+    assert reply.ok, reply.text
+    assert own["status"] == "away"
+    assert own["message"] == "Away"
+    assert abs(own["clearAt"] - (time.time() + 3600)) < 120
+
+
+async def test_automation_mirrored_and_restored(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    bridge.nextcloud.set_status("alice", "away")
+    await bridge.engine.sweep()
+    await bridge.drain()
+    bridge.nextcloud.control("POST", "/automations", {"user": "alice", "message_id": "call", "status": "busy"})
+
+    await bridge.engine.sweep()
+    await bridge.drain()
+    mirrored = bridge.writes("alice")[-1]["desired"]
+    reply = await bridge.command("alice", "restore")
+    await bridge.drain()
+
+    assert mirrored["status"] == "busy"
+    assert mirrored["automated"] is True
+    assert reply.ok, reply.text
+    assert bridge.nextcloud.own_status("alice")["status"] == "away"
+    assert bridge.nextcloud.own_status("alice")["messageId"] is None
+    restored = bridge.writes("alice")[-1]["desired"]
+    assert restored["status"] == "away"
+    assert restored["automated"] is False
+
+
+async def test_restore_without_automation_changes_nothing(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    bridge.nextcloud.set_status("alice", "dnd")
+
+    reply = await bridge.command("alice", "restore")
+    await bridge.drain()
+
+    assert bridge.nextcloud.own_status("alice")["status"] == "dnd"
+    assert bridge.writes("alice") == []
+    assert reply.text
+
+
+async def test_presence_sends_heartbeat(bridge: Bridge) -> None:
+    await bridge.link("bob")
+
+    await bridge.gateway.handle_presence(identity("bob"), NextcloudStatusType.ONLINE, time.time())
+
+    assert bridge.nextcloud.own_status("bob")["status"] == "online"
+    assert bridge.keepalive.is_active(NextcloudUserId("bob"), time.time())
+
+
+async def test_keepalives_bounded_per_interval(bridge: Bridge) -> None:
+    await bridge.link("bob")
+    await bridge.gateway.handle_presence(identity("bob"), NextcloudStatusType.ONLINE, time.time())
+
+    sent = [await bridge.keepalive.on_offline([NextcloudUserId("bob")]) for _ in range(10)]
+
+    assert sum(sent) == bridge.settings.keepalive_max_per_interval
+    assert bridge.metrics.value("presence_bridge_keepalives_total", result="sent") == 2
+    assert bridge.metrics.value("presence_bridge_keepalives_total", result="skipped_bound") == 8
+
+
+async def test_sweep_sends_keepalive_for_offline_active_user(bridge: Bridge) -> None:
+    await bridge.link("bob")
+    await bridge.gateway.handle_presence(identity("bob"), NextcloudStatusType.ONLINE, time.time())
+    bridge.nextcloud.control("PUT", "/rows/bob", {"status_timestamp": 0})
+
+    report = await bridge.engine.sweep()
+
+    assert report.keepalives == 1
+    assert bridge.nextcloud.own_status("bob")["status"] == "online"

@@ -1,0 +1,135 @@
+"""The sweeping worker against the emulator: changes reach chat once, expiries at their time, hidden lists."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from presence_bridge.core.ids import NextcloudUserId
+
+from .conftest import Bridge
+
+
+async def wait_for(condition: object, timeout: float = 20.0) -> None:
+    """Poll ``condition()`` until it is true; fail after ``timeout`` seconds (a bound, not a measurement)."""
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_change_reaches_platform_once(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    await bridge.engine.sweep()
+    await bridge.drain()
+    bridge.nextcloud.set_status("alice", "dnd")
+
+    await bridge.engine.sweep()
+    await bridge.drain()
+    for _ in range(3):
+        await bridge.engine.sweep()
+        await bridge.drain()
+
+    writes = bridge.writes("alice")
+    assert [line["desired"]["status"] for line in writes] == ["offline", "dnd"]
+    assert writes[1]["chat_user_id"] == "U-alice"
+    assert writes[1]["reason"] == "nextcloud-changed"
+
+
+async def test_ten_quiet_sweeps_write_nothing(bridge: Bridge) -> None:
+    for user in ("alice", "bob", "carol"):
+        await bridge.link(user)
+    bridge.nextcloud.set_status("alice", "dnd")
+    bridge.nextcloud.set_custom("bob", "Reading")
+    bridge.nextcloud.set_status("carol", "invisible")
+    await bridge.engine.sweep()
+    await bridge.drain()
+    first = len(bridge.writes())
+
+    for _ in range(10):
+        report = await bridge.engine.sweep()
+        assert report.written == 0
+        await bridge.drain()
+
+    assert first == 3
+    assert len(bridge.writes()) == first
+    assert bridge.metrics.value("presence_bridge_keepalives_total", result="sent") <= 2
+
+
+async def test_invisible_published_as_offline(bridge: Bridge) -> None:
+    await bridge.link("carol")
+    bridge.nextcloud.set_status("carol", "invisible")
+
+    await bridge.engine.sweep()
+    await bridge.drain()
+
+    assert [line["desired"]["status"] for line in bridge.writes("carol")] == ["offline"]
+
+
+async def test_expiry_delivered_at_clear_at(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    clear_at = int(time.time()) + 2
+    bridge.nextcloud.set_status("alice", "dnd")
+    bridge.nextcloud.set_custom("alice", "Lunch", clear_at)
+    assert bridge.settings.sweep_interval >= 3600
+    task = asyncio.create_task(bridge.engine.run())
+    try:
+        await wait_for(lambda: bridge.engine.sweeps >= 1)
+        assert bridge.engine.next_wake_at == clear_at
+        while len(bridge.writes("alice")) < 2:
+            await bridge.drain()
+            assert not task.done()
+            await asyncio.sleep(0.05)
+    finally:
+        bridge.engine.stop()
+        await asyncio.wait_for(task, 10)
+
+    first, expired = bridge.writes("alice")
+    assert first["desired"]["message"] == "Lunch"
+    assert expired["desired"] == {**expired["desired"], "status": "offline", "message": None, "clear_at": None}
+    assert expired["reason"] == "expired"
+    assert expired["at"] >= clear_at
+    assert bridge.engine.sweeps == 1
+
+
+async def test_hidden_list_keeps_users_in_sync(bridge: Bridge) -> None:
+    for user in ("alice", "bob", "carol"):
+        await bridge.link(user)
+    bridge.nextcloud.set_status("alice", "dnd")
+    bridge.nextcloud.set_custom("bob", "Reading")
+    bridge.nextcloud.as_user("carol", "PUT", "/heartbeat", {"status": "online"})
+    await bridge.engine.sweep()
+    await bridge.drain()
+    before = len(bridge.writes())
+
+    bridge.nextcloud.set_enumeration("none")
+    for _ in range(3):
+        report = await bridge.engine.sweep()
+        assert report.mode == "per_user"
+        assert report.read == 3
+        await bridge.drain()
+    assert len(bridge.writes()) == before
+
+    bridge.nextcloud.set_status("bob", "away")
+    report = await bridge.engine.sweep()
+    await bridge.drain()
+
+    assert report.written == 1
+    assert len(bridge.writes()) == before + 1
+    assert bridge.writes("bob")[-1]["desired"]["status"] == "away"
+    assert all(line["desired"]["status"] != "offline" for line in bridge.writes()[before:])
+
+
+async def test_hidden_list_reads_automation_backup(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    bridge.nextcloud.as_user("alice", "PUT", "/heartbeat", {"status": "online"})
+    bridge.nextcloud.set_enumeration("none")
+    await bridge.engine.sweep()
+    bridge.nextcloud.control("POST", "/automations", {"user": "alice", "message_id": "call", "status": "busy"})
+
+    await bridge.engine.sweep()
+    await bridge.drain()
+
+    states = await bridge.executor.states.load(["alice"])
+    assert states[NextcloudUserId("alice")].state.has_backup
+    assert bridge.writes("alice")[-1]["desired"]["automated"] is True
