@@ -52,6 +52,7 @@ from presence_bridge.config_fields import (
 )
 from presence_bridge.errors import ConfigError
 from presence_bridge.linking.matrix_template import MatrixUserRule
+from presence_bridge.matrix.settings import MatrixSettings
 from presence_bridge.secret import Secret
 
 DEFAULT_CONFIG_PATH = Path("/etc/presence-bridge/config.toml")
@@ -339,6 +340,10 @@ class Settings:
     replicas: ReplicaSettings = section(ReplicaSettings, required=False)
     dispatcher: DispatcherSettings = section(DispatcherSettings, required=False)
     linking: LinkingSettings = section(LinkingSettings, required=False)
+    matrix: MatrixSettings | None = dataclasses.field(
+        default=None, metadata={"section_class": MatrixSettings, "required": False}
+    )
+    """The Matrix homeserver and appservice, or None when the file has no [matrix] table."""
 
     def __post_init__(self) -> None:
         if self.dispatcher.send_timeout_seconds >= self.replicas.lease_seconds:
