@@ -2,7 +2,7 @@
 
 ``bridge`` builds the engine, the gateway and the user-client pool in-process.
 Writes reach the recording platform when a test calls :meth:`Bridge.drain`, which
-delivers the outbox the way the dispatcher does (claim, apply, acknowledge).
+runs the outbox dispatcher until no row is due.
 Users: ``admin`` (the bridge's read account, an administrator), ``alice``,
 ``bob`` and ``carol`` (group ``team-a``) and ``dave``; each app password is
 ``<id>-app``.  The emulator follows real time, as the engine does.
@@ -32,7 +32,8 @@ from presence_bridge.sync.executor import PlanExecutor
 from presence_bridge.sync.gateway import Gateway
 from presence_bridge.sync.keepalive import KeepAlive
 from presence_bridge.sync.metrics import EngineMetrics
-from presence_bridge.sync.platform import ChatWrite, Conversation, PlatformRegistry
+from presence_bridge.sync.dispatcher import Dispatcher
+from presence_bridge.sync.platform import Conversation, PlatformRegistry
 from presence_bridge.sync.recording import RecordingPlatform, read_recording
 from presence_bridge.sync.settings import EngineSettings
 from presence_bridge.sync.worker import SyncEngine
@@ -104,6 +105,8 @@ class Bridge:
     gateway: Gateway
     keepalive: KeepAlive
     pool: UserClients
+    reader: NextcloudClient
+    dispatcher: Dispatcher
 
     async def link(self, user: str, *, credentials: bool = True) -> ChatIdentity:
         who = identity(user)
@@ -113,16 +116,11 @@ class Bridge:
         return who
 
     async def drain(self) -> int:
-        """Deliver every due outbox row to the recording platform; return how many went."""
+        """Deliver every due outbox row to the recording platform; return how many rows were claimed."""
         delivered = 0
-        while True:
-            items = await self.store.claim_outbox("test-drain", limit=100)
-            if not items:
-                return delivered
-            for item in items:
-                await self.recording.apply(ChatWrite.from_outbox(item))
-                assert await self.store.ack_outbox(item)
-                delivered += 1
+        while claimed := await self.dispatcher.dispatch_once():
+            delivered += claimed
+        return delivered
 
     def writes(self, user: str | None = None) -> list[dict[str, Any]]:
         lines = read_recording(self.recording.path)
@@ -177,9 +175,13 @@ async def bridge(nextcloud: Nextcloud, tmp_path: Path) -> AsyncIterator[Bridge]:
     executor = PlanExecutor(store, settings, metrics, clock=time.time)
     keepalive = KeepAlive(pool, settings, metrics)
     engine = SyncEngine(store, reader, settings, pool=pool, keepalive=keepalive, metrics=metrics, executor=executor)
-    gateway = Gateway(executor, pool, reader, PlatformRegistry([recording]), keepalive=keepalive)
+    platforms = PlatformRegistry([recording])
+    gateway = Gateway(executor, pool, reader, platforms, keepalive=keepalive)
+    dispatcher = Dispatcher(store, platforms, worker_id="test-dispatcher")
     try:
-        yield Bridge(store, nextcloud, recording, settings, metrics, executor, engine, gateway, keepalive, pool)
+        yield Bridge(
+            store, nextcloud, recording, settings, metrics, executor, engine, gateway, keepalive, pool, reader, dispatcher
+        )
     finally:
         await http.aclose()
         await store.close()

@@ -21,7 +21,7 @@ from presence_bridge.core.command_types import ClearCommand, RestoreCommand, Set
 from presence_bridge.core.ids import ChatIdentity, NextcloudUserId
 from presence_bridge.core.planner import plan_chat_event, plan_command, plan_sweep
 from presence_bridge.core.planner_rules import OFFLINE
-from presence_bridge.core.status import NextcloudStatusType
+from presence_bridge.core.status import NextcloudStatus, NextcloudStatusType
 from presence_bridge.core.sync_state import (
     ChangeOrigin,
     ChatEvent,
@@ -32,7 +32,7 @@ from presence_bridge.core.sync_state import (
 )
 from presence_bridge.errors import NextcloudNotFound
 from presence_bridge.nextcloud import NextcloudClient, PrivateStatus
-from presence_bridge.storage import Link
+from presence_bridge.storage import Health, Link
 from presence_bridge.sync.command_runner import CommandRunner
 from presence_bridge.sync.executor import PlanExecutor, UserClientPool, apply_nextcloud_writes
 from presence_bridge.sync.keepalive import KeepAlive
@@ -86,9 +86,10 @@ class Gateway:
     ) -> None:
         """Take chat activity (online or away) of a linked user: a heartbeat to Nextcloud, and a keep-alive later."""
         change = StatusChange(status_type=status)
-        sent = await self._chat_event(identity, ChatEventKind.PRESENCE, change, event_time, origin)
-        if self.keepalive is not None and sent is not None:
-            self.keepalive.record_activity(sent, status, event_time, sent=True)
+        link = await self._chat_event(identity, ChatEventKind.PRESENCE, change, event_time, origin)
+        usable = link is not None and link.has_credentials and link.health is Health.HEALTHY
+        if self.keepalive is not None and link is not None and usable:
+            self.keepalive.record_activity(link.nextcloud_user_id, status, event_time, sent=True)
 
     async def handle_chat_status(
         self, identity: ChatIdentity, change: StatusChange, event_time: float, *, origin: ChangeOrigin = ChangeOrigin.USER
@@ -98,7 +99,7 @@ class Gateway:
 
     async def _chat_event(
         self, identity: ChatIdentity, kind: ChatEventKind, change: StatusChange, event_time: float, origin: ChangeOrigin
-    ) -> NextcloudUserId | None:
+    ) -> Link | None:
         link = await self.store.get_link(identity)
         if link is None or identity.platform not in self.settings.platforms:
             return None
@@ -112,7 +113,7 @@ class Gateway:
             await self.executor.commit(prepared, plan)
         for error in errors:
             logger.info("Chat %s of %s not written to Nextcloud: %s", kind.value, identity, error)
-        return user
+        return link
 
     async def run_status_command(self, link: Link, command: StatusCommand, intent: CommandIntent) -> list[Exception]:
         """Plan and make a command's Nextcloud write, then queue its chat fan-out; return the write errors."""
@@ -126,7 +127,7 @@ class Gateway:
                 links[user] = [link]
             prepared = await self.executor.prepare(links)
             state = prepared.states[user]
-            current = OFFLINE if own is None else own.to_status(automated=has_backup)
+            current = _as_listed(own, has_backup, keep_message_id=isinstance(command, RestoreCommand))
             prepared.states[user] = replace(state, nextcloud=current, has_backup=has_backup)
             plan = plan_command(prepared.states[user], intent, self.clock(), self.settings.planner)
             plan, errors = await apply_nextcloud_writes(plan, self.pool, lambda _: identity, self.store, self.executor.metrics)
@@ -166,3 +167,17 @@ class Gateway:
             return False
         return True
 
+
+
+def _as_listed(own: PrivateStatus | None, has_backup: bool, *, keep_message_id: bool) -> NextcloudStatus:
+    """Return the user's own status as ``/statuses`` lists it, so the next sweep sees no change.
+
+    The list shows a predefined message by its text, without the message id.
+    ``restore`` keeps the id, which tells the planner which automation to revert.
+    """
+    if own is None:
+        return OFFLINE
+    status = own.to_status(automated=has_backup)
+    if keep_message_id or not own.message:
+        return status
+    return replace(status, message_id=None)

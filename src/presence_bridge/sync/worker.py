@@ -35,6 +35,9 @@ from presence_bridge.sync.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
 
+RETRY_HELD_AFTER = 60.0
+"""Seconds before a wake-up retries a held Nextcloud write that failed."""
+
 
 @dataclass
 class SweepReport:
@@ -201,6 +204,9 @@ class SyncEngine:
                 self.metrics.errors.labels(stage="nextcloud-write").inc(len(errors))
             result = await self.executor.commit(prepared, plan)
         self._next_wake = plan.next_wake_at
+        if self._next_wake is not None and self._next_wake <= now:
+            # A held write that failed stays due; try it again later instead of at once.
+            self._next_wake = now + min(RETRY_HELD_AFTER, self.settings.sweep_interval)
         self._wake_changed.set()
         report.add(plan, result.enqueued)
         self.metrics.wakes.inc()
