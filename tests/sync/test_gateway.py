@@ -137,3 +137,19 @@ async def test_sweep_sends_keepalive_for_offline_active_user(bridge: Bridge) -> 
 
     assert report.keepalives == 1
     assert bridge.nextcloud.own_status("bob")["status"] == "online"
+
+
+async def test_keepalive_tick_renews_active_users(bridge: Bridge) -> None:
+    await bridge.link("bob")
+    await bridge.link("carol")
+    now = time.time()
+    interval = bridge.settings.keepalive_interval
+    bridge.keepalive.record_activity(NextcloudUserId("bob"), NextcloudStatusType.AWAY, now - interval - 1, sent=True)
+    bridge.keepalive.record_activity(NextcloudUserId("carol"), NextcloudStatusType.ONLINE, now - 1, sent=True)
+
+    sent = await bridge.keepalive.tick()
+
+    assert sent == 1
+    assert bridge.nextcloud.own_status("bob")["status"] == "away"
+    assert bridge.metrics.value("presence_bridge_keepalives_total", result="sent") == 1
+    assert bridge.metrics.value("presence_bridge_nextcloud_writes_total", result="ok") == 0

@@ -6,8 +6,10 @@ import asyncio
 import time
 
 from presence_bridge.core.ids import NextcloudUserId
+from presence_bridge.nextcloud import Credential, NextcloudClient, PublicStatus
+from presence_bridge.sync.worker import SyncEngine
 
-from .conftest import Bridge
+from .conftest import Bridge, Nextcloud, make_settings
 
 
 async def wait_for(condition: object, timeout: float = 20.0) -> None:
@@ -133,3 +135,40 @@ async def test_hidden_list_reads_automation_backup(bridge: Bridge) -> None:
     states = await bridge.executor.states.load(["alice"])
     assert states[NextcloudUserId("alice")].state.has_backup
     assert bridge.writes("alice")[-1]["desired"]["automated"] is True
+
+
+class GateClosingReader(NextcloudClient):
+    """A read client that restricts user enumeration right after the first ``/statuses`` page."""
+
+    nextcloud: Nextcloud | None = None
+
+    async def get_statuses_page(self, limit: int, offset: int = 0) -> tuple[PublicStatus, ...]:
+        rows = await super().get_statuses_page(limit, offset)
+        if offset == 0 and self.nextcloud is not None:
+            self.nextcloud.set_enumeration("none")
+            self.nextcloud = None
+        return rows
+
+
+async def test_gate_closing_mid_sweep_writes_no_offline(bridge: Bridge) -> None:
+    users = ("alice", "bob", "carol", "dave")
+    for user in users:
+        await bridge.link(user)
+        bridge.nextcloud.set_status(user, "dnd")
+    settings = make_settings(page_limit=1)
+    reader = GateClosingReader(bridge.reader._http, Credential("admin", "admin-app"))
+    engine = SyncEngine(bridge.store, reader, settings, metrics=bridge.metrics, executor=bridge.executor)
+    await bridge.engine.sweep()
+    await bridge.drain()
+    before = len(bridge.writes())
+
+    reader.nextcloud = bridge.nextcloud
+    cut_short = await engine.sweep()
+    per_user = [await engine.sweep() for _ in range(3)]
+    await bridge.drain()
+
+    assert before == len(users)
+    assert cut_short.mode == "list"
+    assert cut_short.read == 1
+    assert [report.mode for report in per_user] == ["per_user"] * 3
+    assert len(bridge.writes()) == before
