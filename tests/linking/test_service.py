@@ -292,3 +292,15 @@ async def test_purge_deactivated_chat_account(
     assert report.revoke_problems == []
     assert await store.get_link(CAROL_SLACK) is None
     assert not await app_password_works(http, "carol", CAROL_PASSWORD)
+
+
+async def test_unlink_cancels_pending_flow(service: LinkingService, store: Store) -> None:
+    await store.link(ALICE_SLACK, "alice")
+    pending = await service.start(ALICE_SLACK)
+
+    result = await service.unlink(ALICE_SLACK)
+
+    with pytest.raises(LinkExpiredError, match="cancelled because the user unlinked"):
+        await pending.wait()
+    assert result.forgotten is not None
+    assert service.pending(ALICE_SLACK) is None

@@ -31,9 +31,13 @@ DEFAULT_POLL_INTERVAL = 5.0
 
 @dataclass(slots=True)
 class FlowState:
-    """Mutable state of one flow: whether a newer ``start`` for the same identity replaced it."""
+    """Mutable state of one flow: why the service ended it early, if it did.
 
-    superseded: bool = False
+    ``ended_because`` completes "the link request of ... was ...", e.g.
+    "replaced by a newer one".
+    """
+
+    ended_because: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +63,9 @@ class PendingLink:
         try:
             return await asyncio.shield(self.task)
         except asyncio.CancelledError:
-            if not (self.task.cancelled() and self.state.superseded):
+            if not (self.task.cancelled() and self.state.ended_because):
                 raise
-        raise LinkExpiredError(
-            f"the link request of {describe_identity(self.identity)} was replaced by a newer one; "
-            "use the login URL of the newest `link`"
-        )
+        raise LinkExpiredError(f"the link request of {describe_identity(self.identity)} was {self.state.ended_because}")
 
     @property
     def done(self) -> bool:
@@ -94,7 +95,7 @@ async def poll_until_granted(
 
     ``clock`` returns seconds on the same scale as ``started_at``.  A transport
     error is logged and polling goes on, because Nextcloud may simply be
-    restarting; if it had already sent the credentials, the flow ends as expired.
+    restarting.  If it had already sent the credentials, the flow ends as expired.
     """
     deadline = started_at + LOGIN_FLOW_LIFETIME
     polls = 0

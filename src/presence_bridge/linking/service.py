@@ -46,9 +46,9 @@ LINKABLE_PLATFORMS = (Platform.SLACK, Platform.MATRIX)
 
 @dataclass(frozen=True, slots=True)
 class UnlinkResult:
-    """What :meth:`LinkingService.unlink` deleted and whether Nextcloud revoked the app password.
+    """The outcome of :meth:`LinkingService.unlink`: what was deleted, and whether Nextcloud revoked the app password.
 
-    ``revoke_problem`` says why the app password was not revoked (None when it
+    ``revoke_problem`` explains why the app password was not revoked (None when it
     was, or when there was none).  ``forgotten.slack_user_token`` is for the
     Slack adapter to revoke with ``auth.revoke``.
     """
@@ -96,7 +96,7 @@ class LinkingService:
         the same identity ends the first one with :class:`LinkExpiredError`.
         """
         check_linkable(identity)
-        self._supersede(identity)
+        self._end_flow(identity, "replaced by a newer one; use the login URL of the newest `link`")
         flow = LoginFlow(self._http, user_agent=self._user_agent, sleep=self._sleep)
         start = await flow.start()
         started_at = self._clock()
@@ -143,20 +143,19 @@ class LinkingService:
             await self._revoke_quietly(client, identity)
             raise
 
-    def _supersede(self, identity: ChatIdentity) -> None:
+    def _end_flow(self, identity: ChatIdentity, because: str) -> None:
+        """Cancel the flow in progress for ``identity``; its :meth:`PendingLink.wait` raises ``because``."""
         pending = self._flows.pop(identity, None)
         if pending is not None and not pending.done:
-            pending.state.superseded = True
+            pending.state.ended_because = because
             pending.task.cancel()
-            logger.info("A new login flow for %s replaces the one in progress", identity)
 
     def _finished(self, pending: PendingLink, task: asyncio.Task[Link]) -> None:
         identity = pending.identity
         if self._flows.get(identity) is pending:
             del self._flows[identity]
         if task.cancelled():
-            reason = "replaced by a newer one" if pending.state.superseded else "cancelled"
-            logger.info("The login flow of %s was %s", identity, reason)
+            logger.info("The login flow of %s was %s", identity, pending.state.ended_because or "cancelled")
             return
         error = task.exception()
         if error is None:
@@ -246,7 +245,7 @@ class LinkingService:
         audit entries first.  A failed revoke is logged and reported in the
         result, because the data is gone either way.
         """
-        self._supersede(identity)
+        self._end_flow(identity, "cancelled because the user unlinked")
         forgotten = await self._store.forget_user(identity)
         if self._user_clients is not None:
             self._user_clients.forget(identity)
@@ -279,12 +278,12 @@ class LinkingService:
 
     async def _in_use(self, link: Link, login_name: str, password: Secret) -> bool:
         """Tell whether another link of the same Nextcloud user stores this credential."""
-        wanted = credential_fingerprint(login_name, password.reveal())
+        expected = credential_fingerprint(login_name, password.reveal())
         for other in await self._store.list_links(nextcloud_user_id=link.nextcloud_user_id):
             if other.identity == link.identity or not other.has_credentials:
                 continue
             stored = await self._store.get_credentials(other.identity)
-            if stored is not None and credential_fingerprint(stored.login_name, stored.app_password.reveal()) == wanted:
+            if stored is not None and credential_fingerprint(stored.login_name, stored.app_password.reveal()) == expected:
                 return True
         return False
 
