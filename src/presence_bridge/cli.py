@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from presence_bridge import __version__, cli_links, cli_run, config
+from presence_bridge import __version__, cli_links, cli_matrix, cli_run, config
 from presence_bridge.errors import BridgeError, ConfigError
 from presence_bridge.logs import CLI, setup_logging
 
@@ -240,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_run.register(commands)
     cli_links.register(commands)
+    cli_matrix.register(commands)
     return parser
 
 
