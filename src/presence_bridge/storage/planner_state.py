@@ -27,6 +27,9 @@ from .store import Store
 
 logger = logging.getLogger(__name__)
 
+LOAD_CHUNK = 5000
+"""User ids per SELECT when loading the states of many users."""
+
 
 @dataclass(frozen=True, slots=True)
 class StoredState:
@@ -70,14 +73,20 @@ class CommitResult:
 
 async def load_states(store: Store, user_ids: Collection[str] | None = None) -> dict[str, StoredState]:
     """Return the stored state documents, of ``user_ids`` only when it is given."""
-    query = select(nextcloud_status_state)
-    if user_ids is not None:
-        if not user_ids:
-            return {}
-        query = query.where(nextcloud_status_state.c.nextcloud_user_id.in_(list(user_ids)))
+    table = nextcloud_status_state
+    if user_ids is None:
+        queries = [select(table)]
+    else:
+        # SQLite allows at most 32766 bound parameters per statement (since 3.32).
+        wanted = list(user_ids)
+        chunks = [wanted[start : start + LOAD_CHUNK] for start in range(0, len(wanted), LOAD_CHUNK)]
+        queries = [select(table).where(table.c.nextcloud_user_id.in_(chunk)) for chunk in chunks]
+    found: dict[str, StoredState] = {}
     async with store._transaction("reading planner states") as connection:
-        rows = (await connection.execute(query)).all()
-    return {row.nextcloud_user_id: StoredState(row.status_json, row.observed_at) for row in rows}
+        for query in queries:
+            for row in (await connection.execute(query)).all():
+                found[row.nextcloud_user_id] = StoredState(row.status_json, row.observed_at)
+    return found
 
 
 async def commit_planned(

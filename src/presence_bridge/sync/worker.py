@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from presence_bridge.core.ids import NextcloudUserId
@@ -26,7 +26,7 @@ from presence_bridge.core.planner_rules import OFFLINE
 from presence_bridge.core.status import NextcloudStatus, NextcloudStatusType
 from presence_bridge.core.sync_state import Plan, SweepObservation
 from presence_bridge.errors import BridgeError, NextcloudError, NextcloudNotFound
-from presence_bridge.nextcloud import NextcloudClient, list_statuses
+from presence_bridge.nextcloud import NextcloudClient, PublicStatus, list_statuses
 from presence_bridge.storage import Link, Store
 from presence_bridge.sync.executor import PlanExecutor, UserClientPool, apply_nextcloud_writes
 from presence_bridge.sync.keepalive import KeepAlive
@@ -118,7 +118,7 @@ class SyncEngine:
         else:
             report = SweepReport("list", read=len(listing.users) + len(listing.backups))
             now = self._clock()
-            users = {NextcloudUserId(uid): row.to_status() for uid, row in listing.users.items()}
+            users = _linked_statuses(listing.users, links)
             observation = SweepObservation(users, frozenset(NextcloudUserId(u) for u in listing.backups), True, now)
             async with self.executor.lock:
                 prepared = await self.executor.prepare(links)
@@ -284,3 +284,18 @@ class SyncEngine:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
         except TimeoutError:
             pass
+
+
+def _linked_statuses(
+    listed: Mapping[str, PublicStatus], links: Mapping[NextcloudUserId, list[Link]]
+) -> dict[NextcloudUserId, NextcloudStatus]:
+    """Convert the listed statuses of linked users only, since the planner reads no other.
+
+    When no linked user is listed, every listed row is kept: the planner takes a
+    complete sweep without rows as inconclusive (a hidden list), which a list of
+    other users' rows is not.
+    """
+    users = {uid: listed[uid].to_status() for uid in links if uid in listed}
+    if users or not listed:
+        return users
+    return {NextcloudUserId(uid): row.to_status() for uid, row in listed.items()}
