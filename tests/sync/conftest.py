@@ -107,6 +107,7 @@ class Bridge:
     pool: UserClients
     reader: NextcloudClient
     dispatcher: Dispatcher
+    http: httpx.AsyncClient
 
     async def link(self, user: str, *, credentials: bool = True) -> ChatIdentity:
         who = identity(user)
@@ -180,7 +181,7 @@ async def bridge(nextcloud: Nextcloud, tmp_path: Path) -> AsyncIterator[Bridge]:
     dispatcher = Dispatcher(store, platforms, worker_id="test-dispatcher")
     try:
         yield Bridge(
-            store, nextcloud, recording, settings, metrics, executor, engine, gateway, keepalive, pool, reader, dispatcher
+            store, nextcloud, recording, settings, metrics, executor, engine, gateway, keepalive, pool, reader, dispatcher, http
         )
     finally:
         await http.aclose()

@@ -6,6 +6,11 @@ import time
 
 from presence_bridge.core.ids import NextcloudUserId
 from presence_bridge.core.status import NextcloudStatusType
+from presence_bridge.core.sync_state import StatusChange, StatusMessage
+
+from presence_bridge.linking.service import LinkingService
+from presence_bridge.sync.accounts import LinkingCommands
+from presence_bridge.sync.platform import PlatformRegistry
 
 from .conftest import Bridge, identity
 
@@ -153,3 +158,70 @@ async def test_keepalive_tick_renews_active_users(bridge: Bridge) -> None:
     assert bridge.nextcloud.own_status("bob")["status"] == "away"
     assert bridge.metrics.value("presence_bridge_keepalives_total", result="sent") == 1
     assert bridge.metrics.value("presence_bridge_nextcloud_writes_total", result="ok") == 0
+
+
+async def test_unlink_forgets_link_and_state(bridge: Bridge) -> None:
+    service = LinkingService(bridge.store, bridge.http, user_clients=bridge.pool)
+    bridge.gateway.commands.accounts = LinkingCommands(service, PlatformRegistry([bridge.recording]))
+    await bridge.link("alice")
+    bridge.nextcloud.set_status("alice", "dnd")
+    await bridge.engine.sweep()
+
+    reply = await bridge.command("alice", "unlink")
+    states = await bridge.executor.states.load(["alice"])
+
+    assert reply.ok, reply.text
+    assert "alice" in reply.text
+    assert await bridge.store.get_link(identity("alice")) is None
+    assert states == {}
+
+
+async def test_link_without_service_is_refused(bridge: Bridge) -> None:
+    reply = await bridge.command("alice", "link")
+
+    assert not reply.ok
+    assert "operator" in reply.text
+
+
+async def test_predefined_command_unlinked_asks_to_link(bridge: Bridge) -> None:
+    reply = await bridge.command("dave", "meeting")
+
+    assert not reply.ok
+    assert "link" in reply.text
+
+
+async def test_unhealthy_link_asks_to_link_again(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    bridge.nextcloud.set_status("alice", "away")
+    await bridge.store.mark_unhealthy(identity("alice"), "Nextcloud rejected the app password (HTTP 401)")
+
+    reply = await bridge.command("alice", "dnd")
+
+    assert not reply.ok
+    assert "again" in reply.text
+    assert bridge.nextcloud.own_status("alice")["status"] == "away"
+
+
+async def test_chat_status_written_to_nextcloud(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    change = StatusChange(message=StatusMessage(message="In the lab", icon="🔬"))
+
+    await bridge.gateway.handle_chat_status(identity("alice"), change, time.time())
+    await bridge.engine.sweep()
+    await bridge.drain()
+
+    own = bridge.nextcloud.own_status("alice")
+    assert own["message"] == "In the lab"
+    assert own["icon"] == "🔬"
+    assert bridge.writes("alice") == []
+    assert bridge.metrics.value("presence_bridge_nextcloud_writes_total", result="ok") == 1
+
+
+async def test_presence_leaves_sticky_dnd(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    bridge.nextcloud.set_status("alice", "dnd")
+    await bridge.engine.sweep()
+
+    await bridge.gateway.handle_presence(identity("alice"), NextcloudStatusType.ONLINE, time.time())
+
+    assert bridge.nextcloud.own_status("alice")["status"] == "dnd"

@@ -8,7 +8,7 @@ import time
 import zoneinfo
 from typing import TYPE_CHECKING
 
-from presence_bridge.core.command_help import describe_expiry_effect, help_text
+from presence_bridge.core.command_help import KNOWN_PREDEFINED_IDS, describe_expiry_effect, help_text
 from presence_bridge.core.command_types import (
     ClearCommand,
     Command,
@@ -45,6 +45,11 @@ LINK_REPLY = (
     "act for you. Send link to connect your Nextcloud account."
 )
 
+RELINK_REPLY = (
+    "Nextcloud no longer accepts the app password the bridge holds for you, so it sends no request "
+    "as you. Send link to connect your Nextcloud account again."
+)
+
 STATUS_LABELS = {
     NextcloudStatusType.ONLINE: "Online",
     NextcloudStatusType.AWAY: "Away",
@@ -64,7 +69,8 @@ class CommandRunner:
     def __init__(self, gateway: Gateway, queries: StatusQueries, accounts: AccountCommands | None) -> None:
         self._gateway = gateway
         self._queries = queries
-        self._accounts = accounts
+        self.accounts = accounts
+        """The linking service's ``link`` and ``unlink``; None replies that linking is unavailable."""
         self._predefined: tuple[PredefinedStatus, ...] = ()
         self._predefined_at = float("-inf")
 
@@ -74,8 +80,11 @@ class CommandRunner:
         tz = self._zone(link)
         ctx = TimeContext(int(self._gateway.clock()), tz, self._gateway.settings.week_start)
         predefined = await self._predefined_statuses(identity) if _usable(link) else ()
+        # Without a usable link the server's list is unknown: Nextcloud 31's ids let
+        # a command parse, so that the reply can ask the user to link.
+        offered = [status.id for status in predefined] or sorted(KNOWN_PREDEFINED_IDS)
         try:
-            command = parse_command(text, ctx, [status.id for status in predefined])
+            command = parse_command(text, ctx, offered)
         except CommandError as error:
             usage = f"\nUsage: {prefix}{error.usage}" if error.usage else ""
             return Reply(f"{error.reply}{usage}", ok=False)
@@ -111,7 +120,9 @@ class CommandRunner:
             if command.scope is None:
                 return await self._queries.who_here(conversation, ctx.tz)
             return await self._queries.who_group(link.nextcloud_user_id, command.scope, ctx.tz)
-        if not _usable(link):
+        if link.health is Health.UNHEALTHY:
+            return Reply(RELINK_REPLY, ok=False)
+        if not link.has_credentials:
             return Reply(LINK_REPLY, ok=False)
         assert isinstance(command, SetStatusCommand | SetPredefinedCommand | SetCustomCommand | ClearCommand | RestoreCommand)
         return await self._status_command(link, command, ctx, predefined)
@@ -177,14 +188,14 @@ class CommandRunner:
         return Reply(f"Done: {command.render()}. {effect}")
 
     async def _account_command(self, conversation: Conversation, command: LinkCommand | UnlinkCommand) -> Reply:
-        if self._accounts is None:
+        if self.accounts is None:
             return Reply("Linking is not available on this bridge yet. Ask the bridge's operator.", ok=False)
         if isinstance(command, LinkCommand):
-            return await self._accounts.link(conversation)
-        return await self._accounts.unlink(conversation)
+            return await self.accounts.link(conversation)
+        return await self.accounts.unlink(conversation)
 
     async def _predefined_statuses(self, identity: ChatIdentity) -> tuple[PredefinedStatus, ...]:
-        """Return the server's predefined statuses, read with the user's client at most once an hour."""
+        """Return the server's predefined statuses, read with the user's client and kept for an hour after a successful read."""
         now = time.monotonic()
         if now - self._predefined_at < PREDEFINED_CACHE_SECONDS:
             return self._predefined

@@ -163,12 +163,16 @@ class Reply:
     ``text`` is plain text that every platform can send as it is.  ``formatted`` is
     the same content with light markup (``*bold*``, line breaks) for platforms that
     render it.  Status messages quoted in a reply are user text: escaping them for the
-    platform's markup is the adapter's job, the engine does not escape.
+    platform's markup is the adapter's job, the engine does not escape.  ``ok`` is
+    false for a refusal or an error.  ``private`` asks the adapter to show the reply
+    to the requesting user only (an ephemeral message in Slack, a direct message in
+    Matrix), because it contains a secret such as a login URL.
     """
 
     text: str
     formatted: str | None = None
     ok: bool = True
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
