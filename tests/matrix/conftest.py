@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,15 +28,41 @@ def appservice_sink() -> Iterator[AppserviceSink]:
     sink.stop()
 
 
-@pytest.fixture(scope="session")
-def synapse(tmp_path_factory: pytest.TempPathFactory, appservice_sink: AppserviceSink) -> Iterator[SynapseServer]:
-    """A Synapse on 127.0.0.1 with the bridge's and a rate-limited appservice registered."""
+def synapse_python() -> Path:
+    """Return the interpreter with Synapse, or skip the test (fail it under CI=true)."""
     python = find_synapse_python()
     if python is None:
         if os.environ.get("CI") == "true":
             pytest.fail(MISSING_SYNAPSE + " (CI=true: the Matrix tests must run)")
         pytest.skip(MISSING_SYNAPSE)
-    server = SynapseServer(python=python, datadir=tmp_path_factory.mktemp("synapse"), sink=appservice_sink)
+    return python
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory, appservice_sink: AppserviceSink) -> Iterator[SynapseServer]:
+    """A Synapse on 127.0.0.1 with the bridge's and a rate-limited appservice registered."""
+    server = SynapseServer(python=synapse_python(), datadir=tmp_path_factory.mktemp("synapse"), sink=appservice_sink)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def short_timer_synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
+    """A second Synapse whose API-set presence decays after 3 s instead of 30 s; it pushes nothing.
+
+    Synapse 1.163 runs its first presence timeout check 30 s after it starts, so
+    nothing decays before then.
+    """
+    presence = {"enabled": True, "sync_online_timeout": "3s", "idle_timeout": "6s", "last_active_granularity": "2s"}
+    server = SynapseServer(
+        python=synapse_python(),
+        datadir=tmp_path_factory.mktemp("synapse-short-timers"),
+        sink=None,
+        extra_config={"presence": presence},
+    )
     try:
         server.start()
         yield server

@@ -2,7 +2,7 @@
 
 Synapse runs from its own virtual environment (``scripts/synapse-venv`` makes
 ``.venv-synapse``), found through ``PRESENCE_BRIDGE_SYNAPSE_PYTHON``.  The config
-listens on loopback only, federates with nobody, asks no key server, hashes
+listens on loopback only, has federation off, contacts no key server, hashes
 passwords with 4 bcrypt rounds and lifts every rate limit except
 ``rc_presence``, which keeps Synapse's default of one change per user per 10 s.
 Users made by :meth:`SynapseServer.register_user` are exempted from all rate limits
@@ -44,7 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON_ENV = "PRESENCE_BRIDGE_SYNAPSE_PYTHON"
 SERVER_NAME = "localhost"
 STARTUP_TIMEOUT = 60.0
-"""Seconds to wait for Synapse to answer: a guard against hanging, not a measurement."""
+"""Seconds to wait for Synapse to start: a guard against hanging, not a measurement."""
 WAIT_TIMEOUT = 20.0
 """Seconds a test waits for an event to arrive before it fails."""
 
@@ -134,7 +134,7 @@ class AppserviceSink:
         self.hs_token = hs_token
         self.updates: list[PresenceUpdate] = []
         self._lock = threading.Lock()
-        # The test homeserver knows the appservice before any user exists, so it sends
+        # The test homeserver loads the appservice before any user exists, so it sends
         # no startup backlog: every update the tests cause is live.
         no_backlog = BacklogRule(started_at=time.time(), window_seconds=0)
         self.endpoint = TransactionEndpoint(hs_token=hs_token, on_presence=self._record, backlog_rule=no_backlog)
@@ -176,11 +176,16 @@ class AppserviceSink:
 
 @dataclass
 class SynapseServer:
-    """A running Synapse: its URL, the two appservice registrations and user registration."""
+    """A running Synapse: its URL, the two appservice registrations and user registration.
+
+    Without a ``sink`` the bridge's registration has no URL, so Synapse pushes nothing.
+    ``extra_config`` replaces top-level keys of the generated homeserver.yaml.
+    """
 
     python: Path
     datadir: Path
-    sink: AppserviceSink
+    sink: AppserviceSink | None
+    extra_config: dict[str, Any] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     shared_secret: str = field(default_factory=generate_token)
     server_name: str = SERVER_NAME
@@ -191,9 +196,9 @@ class SynapseServer:
         self.log_path = self.datadir / "synapse.log"
         self.bridge = Registration(
             id="presence-bridge",
-            url=self.sink.url,
+            url=self.sink.url if self.sink else None,
             as_token=generate_token(),
-            hs_token=self.sink.hs_token,
+            hs_token=self.sink.hs_token if self.sink else generate_token(),
             sender_localpart="presence-bridge",
             user_regex=default_user_regex(SERVER_NAME),
         )
@@ -208,6 +213,8 @@ class SynapseServer:
             receive_ephemeral=False,
         )
         self._admin: MatrixUser | None = None
+        self.ready_at: float | None = None
+        """``time.monotonic()`` when Synapse first returned 200 for ``/versions``."""
 
     def start(self) -> None:
         files = []
@@ -216,7 +223,7 @@ class SynapseServer:
             path.write_text(render_registration(registration), encoding="utf-8")
             files.append(path)
         config_path = self.datadir / "homeserver.yaml"
-        config = homeserver_config(self.datadir, self.port, files, self.shared_secret)
+        config = homeserver_config(self.datadir, self.port, files, self.shared_secret) | self.extra_config
         config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
@@ -227,6 +234,7 @@ class SynapseServer:
                 start_new_session=True,
             )
         self._wait_ready()
+        self.ready_at = time.monotonic()
         self._admin = self.register_user("admin", admin=True)
 
     def _wait_ready(self) -> None:
@@ -286,110 +294,3 @@ class SynapseServer:
         )
         response.raise_for_status()
 
-
-async def share_room(base_url: str, owner: MatrixUser, *members: MatrixUser) -> str:
-    """Create a private room of ``owner`` that ``members`` join, so they see each other's presence."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        created = await http.post(
-            "/_matrix/client/v3/createRoom",
-            json={"preset": "private_chat", "invite": [member.user_id for member in members]},
-            headers=_bearer(owner.access_token),
-        )
-        created.raise_for_status()
-        room_id = str(created.json()["room_id"])
-        for member in members:
-            joined = await http.post(f"/_matrix/client/v3/join/{room_id}", json={}, headers=_bearer(member.access_token))
-            joined.raise_for_status()
-    return room_id
-
-
-async def login_device(base_url: str, user: MatrixUser, device_name: str) -> MatrixUser:
-    """Log ``user`` in again, which creates a second device with its own token."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        response = await http.post(
-            "/_matrix/client/v3/login",
-            json={
-                "type": "m.login.password",
-                "identifier": {"type": "m.id.user", "user": user.user_id},
-                "password": user.password,
-                "initial_device_display_name": device_name,
-            },
-        )
-        response.raise_for_status()
-        data = response.json()
-    return MatrixUser(user.user_id, user.password, data["access_token"], data["device_id"])
-
-
-async def get_presence_as(base_url: str, observer: MatrixUser, user_id: str) -> dict[str, Any]:
-    """Return ``user_id``'s presence as ``observer`` reads it with their own token."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        response = await http.get(
-            f"/_matrix/client/v3/presence/{user_id}/status", headers=_bearer(observer.access_token)
-        )
-        response.raise_for_status()
-        return dict(response.json())
-
-
-async def wait_for_presence(
-    base_url: str, observer: MatrixUser, user_id: str, matches: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
-    """Poll ``user_id``'s presence as ``observer`` until it ``matches``; fail after WAIT_TIMEOUT."""
-    deadline = time.monotonic() + WAIT_TIMEOUT
-    presence: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        presence = await get_presence_as(base_url, observer, user_id)
-        if matches(presence):
-            return presence
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"presence of {user_id} never matched; last seen: {presence}")
-
-
-class SyncingDevice:
-    """A client device that long-polls ``/sync`` with ``set_presence=online``, like Element does."""
-
-    def __init__(self, base_url: str, device: MatrixUser) -> None:
-        self._base_url = base_url
-        self._device = device
-        self.sync_count = 0
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        since: str | None = None
-        async with httpx.AsyncClient(base_url=self._base_url, timeout=30) as http:
-            while True:
-                params = {"timeout": "500", "set_presence": "online"}
-                if since:
-                    params["since"] = since
-                response = await http.get(
-                    "/_matrix/client/v3/sync", params=params, headers=_bearer(self._device.access_token)
-                )
-                response.raise_for_status()
-                since = response.json()["next_batch"]
-                self.sync_count += 1
-
-    async def wait_for_syncs(self, count: int) -> None:
-        """Wait until ``count`` more syncs have completed; fail after WAIT_TIMEOUT."""
-        target = self.sync_count + count
-        deadline = time.monotonic() + WAIT_TIMEOUT
-        while self.sync_count < target:
-            if self._task is not None and self._task.done():
-                self._task.result()
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the device synced {self.sync_count} times, expected {target}")
-            await asyncio.sleep(0.05)
-
-    async def __aenter__(self) -> SyncingDevice:
-        self._task = asyncio.create_task(self._run())
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}

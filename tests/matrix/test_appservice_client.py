@@ -12,13 +12,8 @@ from presence_bridge.errors import MatrixForbidden, MatrixRateLimited, MatrixReq
 from presence_bridge.matrix.appservice_client import AppserviceClient, failure_for, presence_state
 from presence_bridge.matrix.presence_events import BUSY_STATE
 from presence_bridge.sync.platform import TransientFailure
-from tests.matrix.synapse_harness import (
-    SyncingDevice,
-    SynapseServer,
-    login_device,
-    share_room,
-    wait_for_presence,
-)
+from tests.matrix.client_helpers import SyncingDevice, login_device, share_room, wait_for_presence
+from tests.matrix.synapse_harness import SynapseServer
 
 
 @pytest.fixture

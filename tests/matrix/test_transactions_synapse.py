@@ -7,7 +7,8 @@ import httpx
 from presence_bridge.core.status import MatrixPresenceState
 from presence_bridge.matrix.appservice_client import AppserviceClient
 from presence_bridge.matrix.presence_events import BUSY_STATE
-from tests.matrix.synapse_harness import AppserviceSink, SyncingDevice, SynapseServer, login_device
+from tests.matrix.client_helpers import SyncingDevice, login_device
+from tests.matrix.synapse_harness import AppserviceSink, SynapseServer
 
 TRANSACTIONS = "/_matrix/app/v1/transactions"
 
