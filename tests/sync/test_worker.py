@@ -172,3 +172,14 @@ async def test_gate_closing_mid_sweep_writes_no_offline(bridge: Bridge) -> None:
     assert cut_short.read == 1
     assert [report.mode for report in per_user] == ["per_user"] * 3
     assert len(bridge.writes()) == before
+
+
+async def test_sweep_without_links_reads_nothing(bridge: Bridge) -> None:
+    bridge.nextcloud.set_status("alice", "dnd")
+    requests_before = bridge.reader.requests_sent
+
+    report = await bridge.engine.sweep()
+
+    assert report.read == 0
+    assert bridge.reader.requests_sent == requests_before
+    assert bridge.engine.sweeps == 1

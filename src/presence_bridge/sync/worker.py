@@ -112,6 +112,9 @@ class SyncEngine:
         """Read every linked user's status once and queue the chat writes it calls for."""
         started = time.monotonic()
         links = await self.executor.linked_users()
+        if not links:
+            # Nothing to publish, so Nextcloud is not read at all.
+            return self._finish(SweepReport("list"), started)
         listing = await list_statuses(self._reader, limit=self.settings.page_limit, own_user_id=self.settings.reader_user_id)
         if listing.hidden:
             report = await self._sweep_per_user(links)
