@@ -309,3 +309,18 @@ async def test_keepalive_does_not_supersede_status(store: Store) -> None:
     await make_dispatcher(store, platform).dispatch_once()
 
     assert [write.kind for write in platform.applied] == [WriteKind.STATUS, WriteKind.KEEPALIVE]
+
+
+async def test_newer_write_drops_older_retrying_row(store: Store, clock: FakeClock) -> None:
+    platform = FakePlatform(TransientFailure("HTTP 503"))
+    dispatcher = make_dispatcher(store, platform)
+    await enqueue(store, "kim", "away")
+    await dispatcher.dispatch_once()
+    [retrying] = await store.list_outbox()
+    assert retrying.next_attempt_at > clock.now
+
+    await enqueue(store, "kim", "dnd")
+    await dispatcher.dispatch_once()
+
+    assert [write.desired.status.value for write in platform.applied] == ["away", "dnd"]
+    assert await store.list_outbox() == []

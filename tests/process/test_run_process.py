@@ -36,7 +36,7 @@ def test_run_serves_health_and_metrics(emulator: EmulatorServer, files: BridgeFi
 
     assert run.terminate() == 0
     log = run.log()
-    assert "presence-bridge 0.1.0 starting: replica replica-a" in log
+    assert "presence-bridge 0.1.0 starting: replica replica-a (claims as replica-a/" in log
     assert "Sweep (list): read" in log
     assert "presence-bridge stopped: replica replica-a" in log
     assert files.last_written() == {user: team.status_of(user) for user in team.users}

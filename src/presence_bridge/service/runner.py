@@ -68,6 +68,16 @@ def default_replica_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+def incarnation_id(replica_id: str) -> str:
+    """Return the name this process claims outbox rows and leases under: the replica id plus a random suffix.
+
+    A configured ``replica_id`` stays the same across restarts, but the rows a
+    killed process left claimed must not look like the new process's own: the
+    dispatcher's ordering check waits for rows held by another claimer only.
+    """
+    return f"{replica_id}/{secrets.token_hex(4)}"
+
+
 class _Server(uvicorn.Server):
     """Uvicorn without its own signal handlers: the process handles SIGTERM for every task."""
 
@@ -82,6 +92,7 @@ class BridgeProcess:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.replica_id = settings.replicas.replica_id or default_replica_id()
+        self.claimer_id = incarnation_id(self.replica_id)
         self.status = ProcessStatus()
         self.metrics = ServiceMetrics()
         self.engine_metrics = EngineMetrics(registry=self.metrics.registry)
@@ -100,9 +111,10 @@ class BridgeProcess:
         settings = self.settings
         platforms = build_platforms(settings)
         logger.info(
-            "presence-bridge %s starting: replica %s, Nextcloud %s, store %s, platforms %s",
+            "presence-bridge %s starting: replica %s (claims as %s), Nextcloud %s, store %s, platforms %s",
             __version__,
             self.replica_id,
+            self.claimer_id,
             settings.nextcloud.url,
             settings.storage.url.split("://", 1)[0],
             ", ".join(platform.platform.value for platform in platforms) or "none",
@@ -120,12 +132,12 @@ class BridgeProcess:
     ) -> int:
         settings = self.settings
         lease_seconds = settings.replicas.lease_seconds
-        leader = LeaderLease(store, self.replica_id, lease_seconds)
+        leader = LeaderLease(store, self.claimer_id, lease_seconds)
         self.status.is_leader = lambda: leader.is_leader
         dispatcher = Dispatcher(
             store,
             platforms,
-            worker_id=self.replica_id,
+            worker_id=self.claimer_id,
             options=dispatcher_options(settings),
             metrics=self.metrics,
             kill_switch=KillSwitch.from_environment(),
