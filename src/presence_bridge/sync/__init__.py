@@ -19,8 +19,16 @@ The ``run`` process builds one of each of these and wires them together:
   command and returns a :class:`~presence_bridge.sync.platform.Reply` for the adapter
   to send; ``handle_presence(...)`` and ``handle_chat_status(...)`` take activity and
   status changes seen in chat.  It writes Nextcloud with the user's own app password
-  (through a :class:`~presence_bridge.sync.gateway.UserClients` pool) and records
-  each write for echo suppression.  Every replica runs a gateway.
+  (through :class:`~presence_bridge.linking.user_clients.UserClients`) and records
+  each write for echo suppression.  ``show`` and ``who`` are answered by
+  ``queries.py``, ``link`` and ``unlink`` by the linking service through
+  :class:`~presence_bridge.sync.accounts.LinkingCommands`.  Every replica runs a gateway.
+- :class:`~presence_bridge.sync.keepalive.KeepAlive` (``keepalive.py``) re-sends chat
+  activity as Nextcloud heartbeats; its ``run`` loop runs on every replica, and the
+  gateway and the engine share one instance.
+- :class:`~presence_bridge.sync.executor.PlanExecutor` (``executor.py``) loads, plans
+  and saves under one lock per process.  Give the engine and the gateway of one
+  process the same executor, so that they never plan for one user at the same time.
 - The outbox dispatcher (``dispatcher.py``) claims the rows the engine and the
   gateway enqueued, rebuilds each with
   :meth:`~presence_bridge.sync.platform.ChatWrite.from_outbox` and sends it through

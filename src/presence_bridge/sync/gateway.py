@@ -131,16 +131,19 @@ class Gateway:
             prepared.states[user] = replace(state, nextcloud=current, has_backup=has_backup)
             plan = plan_command(prepared.states[user], intent, self.clock(), self.settings.planner)
             plan, errors = await apply_nextcloud_writes(plan, self.pool, lambda _: identity, self.store, self.executor.metrics)
-            await self.executor.commit(prepared, plan)
-        if isinstance(command, RestoreCommand) and not errors and plan.writes:
-            await self._observe_after_revert(link)
+            result = await self.executor.commit(prepared, plan)
+        reverted = isinstance(command, RestoreCommand) and not errors and bool(plan.writes)
+        if reverted or user in result.conflicts:
+            # Another replica changed the state meanwhile, or Nextcloud restored a
+            # status the plan could not know: publish what Nextcloud shows now.
+            await self._publish_current(link)
         return errors
 
-    async def _observe_after_revert(self, link: Link) -> None:
-        """Publish the status Nextcloud restored, without waiting for the next sweep."""
+    async def _publish_current(self, link: Link) -> None:
+        """Read the user's status and publish it to chat, without waiting for the next sweep."""
         user = link.nextcloud_user_id
         own = await self.read_own_status(link.identity)
-        status = OFFLINE if own is None else own.to_status()
+        status = _as_listed(own, False, keep_message_id=False)
         now = self.clock()
         async with self.executor.lock:
             prepared = await self.executor.prepare(await self.executor.linked_users([user]))
