@@ -10,10 +10,9 @@ The ``run`` process builds one of each of these and wires them together:
   when Nextcloud hides the list, reads the linked users one by one), feeds the
   planner (:func:`presence_bridge.core.planner.plan_sweep`) and puts the planned chat
   writes in the outbox.  :meth:`SyncEngine.wake` publishes what falls due between
-  sweeps (a ``clearAt`` passing, a debounced write).  :meth:`SyncEngine.run` loops:
-  a sweep every ``sync.sweep_interval_seconds``, a wake-up at the earliest known due
-  time, and the keep-alive heartbeats; the process calls it only on the replica that
-  holds the sweep lease.
+  sweeps (a ``clearAt`` passing, a debounced write).  :meth:`SyncEngine.run` sweeps
+  every ``sync.sweep_interval_seconds`` and wakes at the earliest known due time in
+  between.  The process calls it only on the replica that holds the sweep lease.
 - :class:`~presence_bridge.sync.gateway.Gateway` (``gateway.py``) is what chat
   adapters call.  ``handle_command(conversation, text)`` parses and runs a user's
   command and returns a :class:`~presence_bridge.sync.platform.Reply` for the adapter
