@@ -183,3 +183,16 @@ async def test_sweep_without_links_reads_nothing(bridge: Bridge) -> None:
     assert report.read == 0
     assert bridge.reader.requests_sent == requests_before
     assert bridge.engine.sweeps == 1
+
+
+async def test_return_to_queued_state_ends_there(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    for status in ("dnd", "away", "dnd"):
+        bridge.nextcloud.set_status("alice", status)
+        await bridge.engine.sweep()
+
+    queued = await bridge.store.list_outbox()
+    await bridge.drain()
+
+    assert len(queued) == 3
+    assert bridge.writes("alice")[-1]["desired"]["status"] == "dnd"

@@ -135,7 +135,7 @@ class PlanExecutor:
         of the saved state.
         """
         final = {**prepared.states, **plan.new_states}
-        rows = self.outbox_rows(plan.writes, prepared.links)
+        rows = self.outbox_rows(plan.writes, prepared.links, prepared.states)
         result = await self.states.commit(prepared.loaded, final, rows)
         for platform in sorted({row.platform for row in rows if row.nextcloud_user_id not in result.conflicts}):
             count = sum(1 for row in rows if row.platform == platform and row.nextcloud_user_id not in result.conflicts)
@@ -147,19 +147,31 @@ class PlanExecutor:
         return result
 
     def outbox_rows(
-        self, writes: Sequence[PlannedWrite], links: Mapping[NextcloudUserId, list[Link]]
+        self,
+        writes: Sequence[PlannedWrite],
+        links: Mapping[NextcloudUserId, list[Link]],
+        before: Mapping[NextcloudUserId, UserSyncState],
     ) -> list[OutboxRow]:
-        """Turn the planned chat writes into outbox rows, one per linked chat identity."""
+        """Turn the planned chat writes into outbox rows, one per linked chat identity.
+
+        ``before`` are the states planned from; each key names the fingerprint the
+        target had before the write (see :func:`idempotency_key`).
+        """
         rows = []
         for write in writes:
             if write.target is Target.NEXTCLOUD or write.desired is None or write.fingerprint is None:
                 continue
             platform = Platform(write.target.value)
+            state = before.get(write.user)
+            chat_link = state.links.get(platform) if state is not None else None
+            previous = chat_link.target.fingerprint if chat_link is not None else None
             for link in links.get(write.user, []):
                 if link.identity.platform is not platform or not Direction(link.sync_direction.value).sends_to_chat:
                     continue
                 identity = link.identity
-                key = idempotency_key(write.user, platform, identity.workspace, identity.user_id, write.fingerprint)
+                key = idempotency_key(
+                    write.user, platform, identity.workspace, identity.user_id, write.fingerprint, previous=previous or "none"
+                )
                 chat_write = ChatWrite(
                     platform, identity.workspace, identity.user_id, write.user, write.desired, write.fingerprint, key,
                     reason=write.reason.value,

@@ -117,14 +117,23 @@ class ChatWrite:
 
 
 def idempotency_key(
-    nextcloud_user_id: str, platform: Platform, workspace: str, chat_user_id: str, fingerprint: str
+    nextcloud_user_id: str,
+    platform: Platform,
+    workspace: str,
+    chat_user_id: str,
+    fingerprint: str,
+    *,
+    previous: str | None = None,
 ) -> str:
-    """Return the outbox key of a status write: the same user, target and state give the same key.
+    """Return the outbox key of a status write: the same user, target and change give the same key.
 
-    Once the row is acknowledged (deleted) the key is free again, so a later return
-    to the same state is written again.
+    ``previous`` is the fingerprint of the state the target had before this write.
+    With it, a return to an earlier state (dnd, away, dnd) gets a new key while the
+    older row may still be queued, so the newest row is always the newest state.
+    Planning the same change twice (two sweeps from one stored state) gives one key.
     """
-    return f"{platform.value}:{workspace}:{chat_user_id}:{nextcloud_user_id}:{fingerprint}"
+    key = f"{platform.value}:{workspace}:{chat_user_id}:{nextcloud_user_id}:{fingerprint}"
+    return key if previous is None else f"{key}:after:{previous}"
 
 
 @dataclass(frozen=True, slots=True)
