@@ -11,8 +11,9 @@ Presence facts this client relies on, checked against Synapse 1.163.2:
   clears the message, so every write sends the message again.
 - Presence is kept per device and the user shows the highest of busy > online >
   unavailable > offline.  A write without ``device_id`` counts as device "none".
-- A syncing client never lowers ``org.matrix.msc3026.busy``, so its device is stored
-  busy too.  :meth:`AppserviceClient.clear_busy` therefore writes every device.
+- A sync never lowers ``org.matrix.msc3026.busy``: a device that syncs while the user
+  is busy is stored busy too.  :meth:`AppserviceClient.clear_busy` therefore writes
+  every device.
 - ``/versions`` lists ``org.matrix.msc3026.busy_presence: true`` under
   ``unstable_features`` when busy is accepted; otherwise a busy write gets 400.
 
@@ -51,6 +52,8 @@ CLIENT_PREFIX = "/_matrix/client/v3"
 BUSY_FEATURE = "org.matrix.msc3026.busy_presence"
 """The ``/versions`` unstable feature that advertises MSC3026 busy presence."""
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+CLEAR_BUSY_PASSES = 3
+"""Passes of :meth:`AppserviceClient.clear_busy` before it gives up for now."""
 
 
 @dataclass(frozen=True)
@@ -198,15 +201,27 @@ class AppserviceClient:
     async def clear_busy(self, user_id: str, state: str, status_msg: str | None) -> None:
         """End MSC3026 busy for ``user_id`` and show ``state`` with ``status_msg``.
 
-        Writes ``offline`` for each of the user's devices, which a syncing client
-        raises again at its next sync, then ``state`` for device "none", the
-        bridge's own.  Busy can only end this way: a sync never lowers busy, so a
-        device that synced while the user was busy stays busy for an hour otherwise.
-        """
-        for device_id in await self.device_ids(user_id):
-            await self.set_presence(user_id, "offline", status_msg, device_id=device_id)
-        await self.set_presence(user_id, state, status_msg)
+        Synapse 1.163 stores any device that syncs while the user as a whole is busy
+        as busy, and keeps the user busy while one device is.  So each pass writes
+        ``state`` for device "none" (the bridge's own), then ``offline`` for every
+        device of the user, which a syncing client raises again at its next sync.  A
+        device that synced during the pass, while another was still busy, is busy
+        again, so the pass repeats until the user is no longer busy.
 
+        Raises :class:`MatrixUnavailable` (retryable) when the user is still busy
+        after ``CLEAR_BUSY_PASSES`` passes.
+        """
+        for _ in range(CLEAR_BUSY_PASSES):
+            await self.set_presence(user_id, state, status_msg)
+            for device_id in await self.device_ids(user_id):
+                await self.set_presence(user_id, "offline", status_msg, device_id=device_id)
+            if (await self.get_presence(user_id)).state != BUSY_STATE:
+                return
+        raise MatrixUnavailable(
+            f"busy presence of {user_id} could not be cleared in {CLEAR_BUSY_PASSES} passes: "
+            "its devices kept syncing while busy. Retry later.",
+            retryable=True,
+        )
 
 def _error_for(response: httpx.Response, request_label: str) -> MatrixError:
     """Build the typed error for a 4xx or 5xx response."""
