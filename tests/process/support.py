@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from presence_bridge.core.ids import ChatIdentity, Platform
 from presence_bridge.emulator.server import EmulatorServer
@@ -115,7 +115,10 @@ class BridgeFiles:
         if parsed.password is None:
             return self.store_url, {}
         password = str(parsed.password)
-        return parsed.set(password=None).render_as_string(hide_password=False), {"PGPASSWORD": password}
+        without_password = URL.create(
+            parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database
+        )
+        return without_password.render_as_string(hide_password=False), {"PGPASSWORD": password}
 
     def write_config(
         self, name: str, emulator_url: str, *, port: int, lease: float = 2.0, sweep: float = 1.0, extra: str = ""
