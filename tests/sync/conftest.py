@@ -174,7 +174,7 @@ async def bridge(nextcloud: Nextcloud, tmp_path: Path) -> AsyncIterator[Bridge]:
     settings = make_settings()
     metrics = EngineMetrics()
     executor = PlanExecutor(store, settings, metrics, clock=time.time)
-    keepalive = KeepAlive(pool, settings, metrics)
+    keepalive = KeepAlive(pool, settings, metrics, store=store)
     engine = SyncEngine(store, reader, settings, pool=pool, keepalive=keepalive, metrics=metrics, executor=executor)
     platforms = PlatformRegistry([recording])
     gateway = Gateway(executor, pool, reader, platforms, keepalive=keepalive)

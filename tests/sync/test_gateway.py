@@ -10,6 +10,7 @@ from presence_bridge.core.sync_state import StatusChange, StatusMessage
 
 from presence_bridge.linking.service import LinkingService
 from presence_bridge.sync.accounts import LinkingCommands
+from presence_bridge.sync.keepalive import KeepAlive
 from presence_bridge.sync.platform import PlatformRegistry
 
 from .conftest import Bridge, identity
@@ -225,3 +226,16 @@ async def test_presence_leaves_sticky_dnd(bridge: Bridge) -> None:
     await bridge.gateway.handle_presence(identity("alice"), NextcloudStatusType.ONLINE, time.time())
 
     assert bridge.nextcloud.own_status("alice")["status"] == "dnd"
+
+
+async def test_keepalive_uses_activity_of_other_replica(bridge: Bridge) -> None:
+    await bridge.link("bob")
+    receiving = KeepAlive(bridge.pool, bridge.settings, bridge.metrics, store=bridge.store)
+    sweeping = KeepAlive(bridge.pool, bridge.settings, bridge.metrics, store=bridge.store)
+    receiving.record_activity(NextcloudUserId("bob"), NextcloudStatusType.ONLINE, time.time(), sent=True)
+    await receiving.tick()
+
+    sent = await sweeping.on_offline([NextcloudUserId("bob"), NextcloudUserId("carol")])
+
+    assert sent == 1
+    assert bridge.nextcloud.own_status("bob")["status"] == "online"

@@ -9,14 +9,18 @@ re-sends a user's last chat activity (online or away) as a heartbeat every
 shows such a user offline.  At most ``keepalive_max_per_interval`` keep-alives go
 out per user within one interval; they are counted apart from status writes.
 
-NOTE: the activity is kept in this process's memory, so after a restart a user
-counts as active again only with their next chat activity, and with several
-replicas each sends keep-alives for the activity it received.
+Each replica sends the regular keep-alives for the activity it received.  With a
+``store``, every :meth:`KeepAlive.tick` also saves the newest activity per user in
+the store's key-value table, so that the sweeping replica can send the immediate
+keep-alive for a user whose activity another replica received.
+NOTE: the bound per user is counted per process, so two replicas may each send
+up to the bound.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
@@ -26,11 +30,15 @@ from dataclasses import dataclass, field
 from presence_bridge.core.ids import NextcloudUserId
 from presence_bridge.core.status import NextcloudStatusType
 from presence_bridge.errors import LinkingError, NextcloudError
+from presence_bridge.storage import Store
 from presence_bridge.sync.executor import UserClientPool
 from presence_bridge.sync.metrics import EngineMetrics
 from presence_bridge.sync.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
+
+ACTIVITY_KEY_PREFIX = "keepalive.activity:"
+"""Key-value key prefix of a user's newest chat activity, saved for the other replicas."""
 
 HEARTBEAT_STATUSES = frozenset({NextcloudStatusType.ONLINE, NextcloudStatusType.AWAY})
 
@@ -52,9 +60,12 @@ class KeepAlive:
         settings: EngineSettings,
         metrics: EngineMetrics,
         *,
+        store: Store | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._pool = pool
+        self._store = store
+        self._unsaved: set[NextcloudUserId] = set()
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
@@ -74,6 +85,7 @@ class KeepAlive:
             entry.at = at
         if sent:
             entry.refreshed_at = max(entry.refreshed_at, at)
+        self._unsaved.add(user)
 
     def is_active(self, user: NextcloudUserId, now: float) -> bool:
         entry = self._activity.get(user)
@@ -83,6 +95,7 @@ class KeepAlive:
         """Send a keep-alive to every active user whose last heartbeat is one interval old; return how many went."""
         now = self._clock()
         self._forget_inactive(now)
+        await self._save_activity()
         due = [
             user
             for user, entry in self._activity.items()
@@ -98,6 +111,8 @@ class KeepAlive:
         now = self._clock()
         sent = 0
         for user in users:
+            if user not in self._activity:
+                await self._load_activity(user)
             if self.is_active(user, now):
                 sent += await self._send(user, now)
         return sent
@@ -120,6 +135,34 @@ class KeepAlive:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    async def _save_activity(self) -> None:
+        if self._store is None:
+            self._unsaved.clear()
+            return
+        for user in sorted(self._unsaved):
+            entry = self._activity.get(user)
+            if entry is not None:
+                value = json.dumps({"status": entry.status.value, "at": entry.at})
+                await self._store.set_value(ACTIVITY_KEY_PREFIX + user, value)
+        self._unsaved.clear()
+
+    async def _load_activity(self, user: NextcloudUserId) -> None:
+        """Take the activity another replica saved for ``user``, if it is recent."""
+        if self._store is None:
+            return
+        value = await self._store.get_value(ACTIVITY_KEY_PREFIX + user)
+        if value is None:
+            return
+        try:
+            data = json.loads(value)
+            status = NextcloudStatusType(data["status"])
+            at = float(data["at"])
+        except (ValueError, KeyError, TypeError):
+            logger.warning("Ignoring the unreadable saved chat activity of %s", user)
+            return
+        if self._clock() - at < self._settings.keepalive_active:
+            self._activity[user] = _Activity(status, at, 0.0)
 
     def _forget_inactive(self, now: float) -> None:
         for user in [user for user in self._activity if not self.is_active(user, now)]:
