@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 
 from presence_bridge.matrix.presence_events import BacklogRule, PresenceUpdate
 from presence_bridge.matrix.transactions import MemoryTransactionLog, TransactionEndpoint, appservice_routes
+from presence_bridge.service.http_app import HttpEndpoints
 
 HS_TOKEN = "hs-secret"
 AUTH = {"Authorization": f"Bearer {HS_TOKEN}"}
@@ -111,3 +112,10 @@ async def test_ping_and_queries() -> None:
     assert ping_unauthorised.status_code == 401
     assert (user.status_code, user.json()["errcode"]) == (404, "M_NOT_FOUND")
     assert room.status_code == 403
+
+
+def test_endpoint_fits_run_server() -> None:
+    endpoint = TransactionEndpoint(hs_token=HS_TOKEN, on_presence=Recorder())
+
+    assert isinstance(endpoint, HttpEndpoints)
+    assert endpoint.http_prefix == "/_matrix/app/v1"

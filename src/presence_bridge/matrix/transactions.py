@@ -1,6 +1,8 @@
 """The appservice endpoints the homeserver calls: transactions, ping and queries.
 
-:func:`appservice_routes` returns Starlette routes for the bridge's ASGI server.
+:class:`TransactionEndpoint` serves them on the bridge's ASGI server: it has the
+``http_prefix`` and ``http_routes`` that the ``run`` process's app mounts, and
+:func:`appservice_routes` returns the same routes for an app of their own.
 The homeserver proves itself with the registration's ``hs_token``, sent as
 ``Authorization: Bearer`` (Synapse 1.163) or, from homeservers configured with
 ``use_appservice_legacy_authorization``, as the ``access_token`` query parameter.
@@ -26,7 +28,7 @@ from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from presence_bridge.matrix.presence_events import BacklogRule, PresenceUpdate, parse_presence_updates
 
@@ -150,14 +152,23 @@ class TransactionEndpoint:
             return rejected
         return _error(404, "M_NOT_FOUND", "presence-bridge provides no users or rooms of its own.")
 
-    def routes(self) -> list[Route]:
+    @property
+    def http_prefix(self) -> str:
+        """The path the homeserver calls under, for the ``run`` process's HTTP server."""
+        return APPSERVICE_PREFIX
+
+    def http_routes(self) -> list[BaseRoute]:
+        """Return the routes relative to :attr:`http_prefix`."""
         return [
-            Route(f"{APPSERVICE_PREFIX}/transactions/{{txn_id}}", self.put_transaction, methods=["PUT"]),
-            Route(f"{APPSERVICE_PREFIX}/ping", self.ping, methods=["POST"]),
-            Route(f"{APPSERVICE_PREFIX}/users/{{user_id}}", self.query_not_found, methods=["GET"]),
-            Route(f"{APPSERVICE_PREFIX}/rooms/{{alias}}", self.query_not_found, methods=["GET"]),
+            Route("/transactions/{txn_id}", self.put_transaction, methods=["PUT"]),
+            Route("/ping", self.ping, methods=["POST"]),
+            Route("/users/{user_id}", self.query_not_found, methods=["GET"]),
+            Route("/rooms/{alias}", self.query_not_found, methods=["GET"]),
         ]
 
+    def routes(self) -> list[BaseRoute]:
+        """Return the routes mounted at :attr:`http_prefix`, for an app of their own."""
+        return [Mount(APPSERVICE_PREFIX, routes=self.http_routes())]
 
 def appservice_routes(
     *,
@@ -166,7 +177,7 @@ def appservice_routes(
     log: TransactionLog | None = None,
     clock: Callable[[], float] = time.time,
     backlog_rule: BacklogRule | None = None,
-) -> list[Route]:
+) -> list[BaseRoute]:
     """Return the appservice routes, to mount at the root of the bridge's ASGI server."""
     endpoint = TransactionEndpoint(
         hs_token=hs_token, on_presence=on_presence, log=log, clock=clock, backlog_rule=backlog_rule
