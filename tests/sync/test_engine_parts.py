@@ -178,3 +178,22 @@ def test_config_sections_reject_invalid(section: str, expected_key: str) -> None
 def test_engine_settings_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         make_settings().sweep_interval = 1.0  # type: ignore[misc]
+
+
+async def test_stop_ends_spread_per_user_sweep(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    await bridge.link("bob")
+    bridge.nextcloud.set_enumeration("none")
+    settings = make_settings(sweep_interval=3600.0, spread_fraction=0.5)
+    engine = SyncEngine(bridge.store, bridge.reader, settings, metrics=bridge.metrics)
+    task = asyncio.create_task(engine.run())
+    deadline = time.monotonic() + 20
+    while bridge.metrics.value("presence_bridge_statuses_read_total") == 0 and not bridge.writes():
+        await bridge.drain()
+        assert time.monotonic() < deadline, "the first per-user read did not happen"
+        await asyncio.sleep(0.05)
+
+    engine.stop()
+    await asyncio.wait_for(task, 10)
+
+    assert [line["nextcloud_user_id"] for line in bridge.writes()] == ["alice"]

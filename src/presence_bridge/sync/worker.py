@@ -67,7 +67,8 @@ class SyncEngine:
     clients of the linked users, for the debounced chat → Nextcloud writes that fall
     due at a wake-up; ``keepalive`` (optional) receives the users a sweep shows
     offline.  ``on_enqueued`` is called after outbox rows were added (the process
-    passes the dispatcher's ``wake``).
+    passes the dispatcher's ``wake``).  ``sleep`` spaces the per-user reads; by
+    default it returns early when :meth:`stop` is called.
     """
 
     def __init__(
@@ -81,7 +82,7 @@ class SyncEngine:
         metrics: EngineMetrics | None = None,
         executor: PlanExecutor | None = None,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         on_enqueued: Callable[[], None] | None = None,
     ) -> None:
         self.metrics = metrics or EngineMetrics()
@@ -92,7 +93,7 @@ class SyncEngine:
         self._pool = pool
         self._keepalive = keepalive
         self._clock = clock
-        self._sleep = sleep
+        self._sleep = sleep or self._wait_stop
         self._next_wake: float | None = None
         self._wake_changed = asyncio.Event()
         self._stopping = asyncio.Event()
