@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from presence_bridge.core.ids import NextcloudUserId, Platform
-from presence_bridge.core.status import NextcloudStatus, NextcloudStatusType
+from presence_bridge.core.status import MatrixPresenceState, NextcloudStatus, NextcloudStatusType
 from presence_bridge.matrix.appservice_client import AppserviceClient
+from presence_bridge.matrix.echo import EchoFilter
 from presence_bridge.matrix.presence_events import BUSY_STATE
 from presence_bridge.matrix.presence_writer import MatrixPresenceWriter
 from presence_bridge.sync.platform import Applied, ChatWrite, PermanentFailure, TransientFailure
@@ -103,3 +105,25 @@ async def test_rate_limited_write_transient(synapse: SynapseServer) -> None:
 def test_invalid_mode_rejected() -> None:
     with pytest.raises(ValueError):
         MatrixPresenceWriter(AppserviceClient("http://127.0.0.1:9", "token"), msc3026="maybe")
+
+
+async def test_written_presence_pushed_back_as_echo(synapse: SynapseServer, client: AppserviceClient) -> None:
+    alice = synapse.register_user("alice")
+    echoes = EchoFilter()
+    writer = MatrixPresenceWriter(client, echo_filter=echoes)
+    away = NextcloudStatus(NextcloudStatusType.AWAY, message="Lunch", icon="🍽️")
+
+    assert await writer.apply(chat_write(alice.user_id, away)) == Applied()
+    pushed = await synapse.sink.wait_for(alice.user_id, lambda u: u.presence.status_msg == "🍽️ Lunch")
+    async with httpx.AsyncClient(base_url=synapse.base_url) as http:
+        response = await http.put(
+            f"/_matrix/client/v3/presence/{alice.user_id}/status",
+            json={"presence": "online", "status_msg": "🍽️ Lunch"},
+            headers={"Authorization": f"Bearer {alice.access_token}"},
+        )
+        response.raise_for_status()
+    own = await synapse.sink.wait_for(alice.user_id, lambda u: u.presence.presence == MatrixPresenceState.ONLINE)
+
+    assert echoes.observe(pushed) is True
+    assert echoes.observe(own) is False
+    assert echoes.own_client_present(alice.user_id) is True

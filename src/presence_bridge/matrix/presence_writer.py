@@ -23,6 +23,7 @@ from presence_bridge.core.mapping_matrix import nextcloud_to_matrix
 from presence_bridge.core.status import MatrixPresence
 from presence_bridge.errors import MatrixError
 from presence_bridge.matrix.appservice_client import AppserviceClient, failure_for, presence_state
+from presence_bridge.matrix.echo import EchoFilter
 from presence_bridge.matrix.presence_events import BUSY_STATE
 from presence_bridge.sync.platform import Applied, ApplyResult, ChatWrite
 
@@ -34,7 +35,8 @@ class MatrixPresenceWriter:
 
     ``msc3026`` is ``auto`` (read ``/versions`` once and keep the result), ``on``
     or ``off``.  With ``on`` on a homeserver without MSC3026, busy writes fail with
-    a permanent 400.
+    a permanent 400.  Each successful write is recorded in ``echo_filter``, when
+    given, so the update the homeserver pushes back is recognised.
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class MatrixPresenceWriter:
         options: MappingOptions | None = None,
         predefined: PredefinedLookup | None = None,
         clock: Callable[[], float] = time.time,
+        echo_filter: EchoFilter | None = None,
     ) -> None:
         if msc3026 not in ("auto", "on", "off"):
             raise ValueError(f"invalid msc3026 mode {msc3026!r}: use auto, on or off")
@@ -53,6 +56,7 @@ class MatrixPresenceWriter:
         self._options = options or MappingOptions()
         self._predefined = predefined or {}
         self._clock = clock
+        self._echo_filter = echo_filter
 
     async def busy_supported(self) -> bool:
         """Return whether busy may be sent; in ``auto`` mode the first call reads ``/versions``."""
@@ -69,6 +73,9 @@ class MatrixPresenceWriter:
             await self._client.clear_busy(user_id, state, desired.status_msg)
         else:
             await self._client.set_presence(user_id, state, desired.status_msg)
+        if self._echo_filter is not None:
+            sent = MatrixPresence(desired.presence, desired.status_msg, busy=state == BUSY_STATE)
+            self._echo_filter.record_write(user_id, sent)
 
     async def apply(self, write: ChatWrite) -> ApplyResult:
         """Write ``write.desired`` to the Matrix user ``write.chat_user_id``; a failure is a result."""

@@ -11,7 +11,7 @@ A missing token gets 401 ``M_UNAUTHORIZED``, a wrong one 403 ``M_FORBIDDEN``.
 A homeserver sends a transaction again, with the same ``txnId``, until it gets a
 200.  So the endpoint records each handled ``txnId`` in a :class:`TransactionLog`
 and returns 200 for a repeat without handing its events on again.  When the
-presence handler raises, the endpoint answers 500 and records nothing, and the
+presence handler raises, the endpoint returns 500 and records nothing, and the
 homeserver retries later.
 """
 
