@@ -6,10 +6,12 @@ import asyncio
 import time
 
 from presence_bridge.core.ids import NextcloudUserId
+from presence_bridge.core.status import NextcloudStatusType
+from presence_bridge.core.sync_state import StatusChange, StatusMessage
 from presence_bridge.nextcloud import Credential, NextcloudClient, PublicStatus
 from presence_bridge.sync.worker import SyncEngine
 
-from .conftest import Bridge, Nextcloud, make_settings
+from .conftest import Bridge, Nextcloud, identity, make_settings
 
 
 async def wait_for(condition: object, timeout: float = 20.0) -> None:
@@ -196,3 +198,26 @@ async def test_return_to_queued_state_ends_there(bridge: Bridge) -> None:
 
     assert len(queued) == 3
     assert bridge.writes("alice")[-1]["desired"]["status"] == "dnd"
+
+
+async def test_gateway_expiry_wakes_running_engine(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    task = asyncio.create_task(bridge.engine.run())
+    try:
+        await wait_for(lambda: bridge.engine.sweeps >= 1)
+        clear_at = int(time.time()) + 2
+        change = StatusChange(NextcloudStatusType.DND, StatusMessage(message="Lunch", clear_at=clear_at))
+        await bridge.gateway.handle_chat_status(identity("alice"), change, time.time())
+        assert bridge.engine.next_wake_at == clear_at
+        while not any(line["reason"] == "expired" for line in bridge.writes("alice")):
+            await bridge.drain()
+            assert not task.done()
+            await asyncio.sleep(0.05)
+    finally:
+        bridge.engine.stop()
+        await asyncio.wait_for(task, 10)
+
+    expired = bridge.writes("alice")[-1]
+    assert expired["reason"] == "expired"
+    assert expired["desired"]["status"] == "offline"
+    assert bridge.engine.sweeps == 1

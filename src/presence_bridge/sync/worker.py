@@ -87,7 +87,6 @@ class SyncEngine:
     ) -> None:
         self.metrics = metrics or EngineMetrics()
         self.executor = executor or PlanExecutor(store, settings, self.metrics, clock=clock, on_enqueued=on_enqueued)
-        self.executor.wake_listeners.append(self._note_wake)
         self.settings = settings
         self._reader = reader
         self._pool = pool
@@ -245,10 +244,13 @@ class SyncEngine:
         """Sweep every ``sweep_interval`` and wake at each due time until :meth:`stop`."""
         logger.info("Sync engine started (sweep every %g s)", self.settings.sweep_interval)
         self._stopping.clear()
+        # Due times planned by the gateway (a command with an expiry) wake this loop too.
+        self.executor.wake_listeners.append(self._note_wake)
         tasks = [asyncio.create_task(self._sweep_loop()), asyncio.create_task(self._wake_loop())]
         try:
             await asyncio.gather(*tasks)
         finally:
+            self.executor.wake_listeners.remove(self._note_wake)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
