@@ -239,3 +239,15 @@ async def test_keepalive_uses_activity_of_other_replica(bridge: Bridge) -> None:
 
     assert sent == 1
     assert bridge.nextcloud.own_status("bob")["status"] == "online"
+
+
+async def test_command_over_automation_warns(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    bridge.nextcloud.set_status("alice", "away")
+    bridge.nextcloud.control("POST", "/automations", {"user": "alice", "message_id": "call", "status": "busy"})
+
+    reply = await bridge.command("alice", "dnd")
+
+    assert reply.ok, reply.text
+    assert "will not restore" in reply.text
+    assert bridge.nextcloud.own_status("alice")["status"] == "dnd"

@@ -131,16 +131,23 @@ class CommandRunner:
         self, link: Link, command: StatusCommand, ctx: TimeContext, predefined: tuple[PredefinedStatus, ...]
     ) -> Reply:
         intent = await self._intent(link, command, ctx, predefined)
-        errors = await self._gateway.run_status_command(link, command, intent)
-        if errors:
-            error = errors[0]
+        outcome = await self._gateway.run_status_command(link, command, intent)
+        if outcome.errors:
+            error = outcome.errors[0]
             if isinstance(error, NextcloudValidationError):
                 return Reply(f"Nextcloud rejected the change: {error}", ok=False)
             if isinstance(error, LinkingError):
                 return Reply(str(error), ok=False)
             logger.warning("Command %s of %s failed: %s", command.render(), link.identity, error)
             return Reply(f"Nextcloud did not take the change ({error}). Try again in a minute.", ok=False)
-        return self._confirmation(command, intent, ctx)
+        reply = self._confirmation(command, intent, ctx)
+        if outcome.lost_backup:
+            note = (
+                " This replaced a status set by a call, meeting or out-of-office, so Nextcloud will not "
+                "restore your earlier status when it ends."
+            )
+            return Reply(reply.text + note)
+        return reply
 
     async def _intent(
         self, link: Link, command: StatusCommand, ctx: TimeContext, predefined: tuple[PredefinedStatus, ...]

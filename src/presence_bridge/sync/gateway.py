@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from presence_bridge.core.command_types import ClearCommand, RestoreCommand, SetCustomCommand, SetPredefinedCommand, SetStatusCommand
@@ -42,6 +42,18 @@ from presence_bridge.sync.queries import StatusQueries
 logger = logging.getLogger(__name__)
 
 StatusCommand = SetStatusCommand | SetPredefinedCommand | SetCustomCommand | ClearCommand | RestoreCommand
+
+
+@dataclass(frozen=True, slots=True)
+class CommandOutcome:
+    """Result of a status command: the Nextcloud write errors, and whether an automation's backup was lost.
+
+    ``lost_backup`` is true when the write replaced a status set by a call, meeting
+    or out-of-office, so Nextcloud will no longer restore the user's earlier status.
+    """
+
+    errors: list[Exception]
+    lost_backup: bool = False
 
 
 class AccountCommands(Protocol):
@@ -115,8 +127,8 @@ class Gateway:
             logger.info("Chat %s of %s not written to Nextcloud: %s", kind.value, identity, error)
         return link
 
-    async def run_status_command(self, link: Link, command: StatusCommand, intent: CommandIntent) -> list[Exception]:
-        """Plan and make a command's Nextcloud write, then queue its chat fan-out; return the write errors."""
+    async def run_status_command(self, link: Link, command: StatusCommand, intent: CommandIntent) -> CommandOutcome:
+        """Plan and make a command's Nextcloud write, then queue its chat fan-out."""
         identity = link.identity
         user = link.nextcloud_user_id
         own = await self.read_own_status(identity)
@@ -137,7 +149,8 @@ class Gateway:
             # Another replica changed the state meanwhile, or Nextcloud restored a
             # status the plan could not know: publish what Nextcloud shows now.
             await self._publish_current(link)
-        return errors
+        lost_backup = any(write.loses_backup for write in plan.writes)
+        return CommandOutcome(errors, lost_backup)
 
     async def _publish_current(self, link: Link) -> None:
         """Read the user's status and publish it to chat, without waiting for the next sweep."""
