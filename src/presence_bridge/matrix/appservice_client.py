@@ -96,12 +96,8 @@ class AppserviceClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         token = as_token.reveal() if isinstance(as_token, Secret) else as_token
-        self._http = httpx.AsyncClient(
-            base_url=homeserver_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
-            transport=transport,
-        )
+        self._auth = {"Authorization": f"Bearer {token}"}
+        self._http = httpx.AsyncClient(base_url=homeserver_url.rstrip("/"), timeout=timeout, transport=transport)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -115,7 +111,14 @@ class AppserviceClient:
         await self.aclose()
 
     async def _request(
-        self, method: str, path: str, *, user_id: str | None = None, device_id: str | None = None, json: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        user_id: str | None = None,
+        device_id: str | None = None,
+        json: Any = None,
+        authenticated: bool = True,
     ) -> Any:
         params = {}
         if user_id is not None:
@@ -124,7 +127,8 @@ class AppserviceClient:
             params["device_id"] = device_id
         request_label = f"{method} {path}" + (f" as {user_id}" if user_id else "")
         try:
-            response = await self._http.request(method, path, params=params, json=json)
+            headers = self._auth if authenticated else None
+            response = await self._http.request(method, path, params=params, json=json, headers=headers)
         except httpx.TimeoutException as exc:
             raise MatrixUnavailable(f"{request_label} timed out: {exc!r}", retryable=True) from exc
         except httpx.TransportError as exc:
@@ -137,8 +141,11 @@ class AppserviceClient:
             raise MatrixProtocolError(f"{request_label}: the response is not JSON", http_status=response.status_code) from exc
 
     async def versions(self) -> dict[str, Any]:
-        """Return the homeserver's ``/_matrix/client/versions`` document."""
-        body = await self._request("GET", "/_matrix/client/versions")
+        """Return the homeserver's ``/_matrix/client/versions`` document, read without a token.
+
+        Synapse 1.163 rejects an unknown token even on this public endpoint.
+        """
+        body = await self._request("GET", "/_matrix/client/versions", authenticated=False)
         if not isinstance(body, dict):
             raise MatrixProtocolError("GET /_matrix/client/versions: the response is not a JSON object")
         return body
