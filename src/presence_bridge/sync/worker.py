@@ -191,7 +191,12 @@ class SyncEngine:
         return await self._keepalive.on_offline(offline)
 
     async def wake(self) -> SweepReport:
-        """Publish the expiries and held writes that are due now, without reading Nextcloud."""
+        """Publish the expiries and held writes that are due now, without reading Nextcloud.
+
+        NOTE: a wake-up loads and plans every linked user's state, as a sweep does,
+        although only a few are due; with many linked users and many different
+        clear-at times this costs one store read of all states per due time.
+        """
         started = time.monotonic()
         report = SweepReport("wake")
         links = await self.executor.linked_users()
