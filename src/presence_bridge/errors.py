@@ -223,7 +223,7 @@ class MatrixError(UpstreamError):
 
 
 class MatrixUnavailable(MatrixError):
-    """The homeserver could not be reached, did not answer in time, or answered 5xx."""
+    """The homeserver could not be reached, did not respond in time, or returned a 5xx."""
 
 
 class MatrixRateLimited(MatrixError):

@@ -4,9 +4,9 @@
 update of that user.  :class:`EchoFilter` remembers the last write per user and
 calls an update an echo when it shows exactly that presence (state, busy and
 status message) within ``window_seconds`` of the write.  An update that differs
-came from the user's own clients, or from a timeout: a bridge-set ``online`` that
-decays returns as ``offline`` with the same message, which is not an echo, and the
-mapping ignores it because ``offline`` is not a decision.
+came from the user's own clients or from a timeout.  For example, a bridge-set
+``online`` that decays returns as ``offline`` with the same message.  That is not
+an echo, and the mapping ignores it because ``offline`` is not a decision.
 
 The filter also tracks, from updates that are not echoes, whether one of the user's
 own clients is present (its latest state is ``online`` or ``unavailable``).  The
