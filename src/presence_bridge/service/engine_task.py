@@ -1,12 +1,20 @@
-"""The chat platforms of the ``run`` process, and its sync engine run only while the replica leads.
+"""The chat platforms and the sync engine of the ``run`` process, and sweeping only while leading.
 
-:func:`build_platforms` makes the adapters the configuration enables; each chat
-adapter adds a builder to :data:`PLATFORM_BUILDERS`.  :class:`EngineRunner` starts
-a :class:`~presence_bridge.sync.worker.SyncEngine` when this replica takes the sweep
-leader lease and stops it when the lease is lost, and stores the end time of each
-sweep under :data:`~presence_bridge.service.http_app.LAST_SWEEP_KEY` for
-``/readyz`` on every replica.  The keep-alive loop runs on every replica, since
-each one sends keep-alives for the chat activity it received.
+Chat adapters plug in through :data:`PLATFORM_FACTORIES`: each
+:class:`PlatformFactory` names its :class:`~presence_bridge.core.ids.Platform`, says
+whether the settings enable it, and builds the adapter from a
+:class:`PlatformContext`, which carries the :class:`~presence_bridge.sync.gateway.Gateway`
+that the adapter calls for commands and chat activity.  An adapter with HTTP
+endpoints also implements :class:`~presence_bridge.service.http_app.HttpEndpoints`.
+
+:class:`EngineParts` builds the parts one process shares: the per-user client pool,
+the keep-alives, the plan executor (whose lock serialises planning between the
+sweeps and the gateway) and the gateway.  :meth:`EngineParts.run_while_leader`
+runs the :class:`~presence_bridge.sync.worker.SyncEngine` while this replica holds
+the sweep leader lease, and stores the end time of each sweep under
+:data:`~presence_bridge.service.http_app.LAST_SWEEP_KEY` for ``/readyz`` on every
+replica.  The keep-alive loop runs on every replica, since each one sends
+keep-alives for the chat activity it received.
 """
 
 from __future__ import annotations
@@ -16,14 +24,19 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
+from prometheus_client import CollectorRegistry
 
 from ..config import Settings
+from ..core.ids import Platform
 from ..errors import NextcloudError, StorageError
 from ..linking.user_clients import UserClients
 from ..nextcloud import NextcloudClient
 from ..storage import Store
+from ..sync.executor import PlanExecutor
+from ..sync.gateway import Gateway
 from ..sync.keepalive import KeepAlive
 from ..sync.leader import LeaderLease
 from ..sync.metrics import EngineMetrics
@@ -41,29 +54,45 @@ ENGINE_STOP_TIMEOUT = 5.0
 """Seconds the engine gets to finish its sweep after the lease is lost, before it is cancelled."""
 
 
-def _recording_platform(settings: Settings) -> ChatPlatform | None:
-    recording = settings.recording
-    if not recording.enabled or recording.path is None:
-        return None
-    return RecordingPlatform(recording.path)
+@dataclass(frozen=True)
+class PlatformContext:
+    """What a chat adapter may use: the settings, the store, the gateway and the metrics registry."""
+
+    settings: Settings
+    store: Store
+    gateway: Gateway
+    registry: CollectorRegistry
 
 
-PLATFORM_BUILDERS: list[Callable[[Settings], ChatPlatform | None]] = [_recording_platform]
-"""Functions that build one chat adapter from the settings, or return None when it is not configured."""
+@dataclass(frozen=True)
+class PlatformFactory:
+    """How the process builds one chat adapter, and when."""
+
+    platform: Platform
+    enabled: Callable[[Settings], bool]
+    build: Callable[[PlatformContext], ChatPlatform]
 
 
-def build_platforms(settings: Settings) -> PlatformRegistry:
-    """Build every chat platform the configuration enables."""
-    registry = PlatformRegistry()
-    for builder in PLATFORM_BUILDERS:
-        platform = builder(settings)
-        if platform is not None:
-            registry.add(platform)
-    return registry
+def _build_recording(context: PlatformContext) -> ChatPlatform:
+    path = context.settings.recording.path
+    if path is None:
+        raise ValueError("recording.path is missing while the recording platform is enabled")
+    return RecordingPlatform(path)
 
 
-class EngineRunner:
-    """Run the sync engine on the leading replica and the keep-alives on every replica."""
+PLATFORM_FACTORIES: list[PlatformFactory] = [
+    PlatformFactory(Platform.RECORDING, lambda settings: settings.recording.enabled, _build_recording),
+]
+"""The chat adapters the process can run; an adapter module appends its factory here."""
+
+
+def enabled_platforms(settings: Settings) -> list[PlatformFactory]:
+    """Return the factories of the platforms the settings enable."""
+    return [factory for factory in PLATFORM_FACTORIES if factory.enabled(settings)]
+
+
+class EngineParts:
+    """The engine, gateway and chat platforms of one process; see the module docstring."""
 
     def __init__(
         self,
@@ -71,49 +100,47 @@ class EngineRunner:
         store: Store,
         http: httpx.AsyncClient,
         reader: NextcloudClient,
-        platforms: PlatformRegistry,
-        leader: LeaderLease,
         metrics: EngineMetrics,
         on_enqueued: Callable[[], None],
     ) -> None:
         self._store = store
         self._reader = reader
-        self._leader = leader
         self._metrics = metrics
-        self._on_enqueued = on_enqueued
-        self.engine_settings = EngineSettings.from_config(settings, frozenset(p.platform for p in platforms))
-        user_agent = settings.nextcloud.user_agent
-        self.pool = UserClients(store, http, user_agent=user_agent)
+        factories = enabled_platforms(settings)
+        self.platforms = PlatformRegistry()
+        self.engine_settings = EngineSettings.from_config(settings, frozenset(f.platform for f in factories))
+        self.pool = UserClients(store, http, user_agent=settings.nextcloud.user_agent)
         self.keepalive = KeepAlive(self.pool, self.engine_settings, metrics)
+        self.executor = PlanExecutor(store, self.engine_settings, metrics, on_enqueued=on_enqueued)
+        # NOTE: no AccountCommands yet, so the chat `link` and `unlink` commands are not wired.
+        self.gateway = Gateway(self.executor, self.pool, reader, self.platforms, keepalive=self.keepalive)
+        context = PlatformContext(settings, store, self.gateway, metrics.registry)
+        for factory in factories:
+            self.platforms.add(factory.build(context))
+        self._engine: SyncEngine | None = None
 
     async def run_keepalives(self) -> None:
-        """Send keep-alive heartbeats until cancelled."""
+        """Send keep-alive heartbeats until :meth:`stop_keepalives`."""
         await self.keepalive.run()
 
-    async def run_while_leader(self, stop: asyncio.Event) -> None:
+    def stop_keepalives(self) -> None:
+        self.keepalive.stop()
+
+    async def run_while_leader(self, leader: LeaderLease, stop: asyncio.Event) -> None:
         """Sweep whenever this replica holds the leader lease, until ``stop`` is set."""
         while not stop.is_set():
-            if not self._leader.is_leader:
-                await self._wait(stop, self._leader.changed)
+            if not leader.is_leader:
+                await _wait(stop, leader.changed)
                 continue
-            await self._lead(stop)
+            await self._lead(leader, stop)
 
-    async def _lead(self, stop: asyncio.Event) -> None:
-        settings = await self._with_reader_id()
-        engine = SyncEngine(
-            self._store,
-            self._reader,
-            settings,
-            pool=self.pool,
-            keepalive=self.keepalive,
-            metrics=self._metrics,
-            on_enqueued=self._on_enqueued,
-        )
+    async def _lead(self, leader: LeaderLease, stop: asyncio.Event) -> None:
+        engine = await self._sync_engine()
         task = asyncio.create_task(engine.run(), name="sync engine")
-        recorded = 0
+        recorded = engine.sweeps
         try:
-            while self._leader.is_leader and not stop.is_set() and not task.done():
-                await self._wait(stop, self._leader.changed, timeout=LEADERSHIP_POLL)
+            while leader.is_leader and not stop.is_set() and not task.done():
+                await _wait(stop, leader.changed)
                 if engine.sweeps > recorded:
                     recorded = engine.sweeps
                     await self._record_sweep()
@@ -124,19 +151,31 @@ class EngineRunner:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if task.done() and not task.cancelled() and task.exception() is not None:
+        if not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
         if not stop.is_set():
             logger.info("Sweeping stopped: this replica no longer holds the leader lease")
 
-    async def _with_reader_id(self) -> EngineSettings:
-        """Return the engine settings with the read account's user id, when Nextcloud returns it."""
-        try:
-            user = await self._reader.get_user()
-        except NextcloudError as exc:
-            logger.warning("Reading the read account's user id failed; sweeps work without it: %s", exc)
-            return self.engine_settings
-        return dataclasses.replace(self.engine_settings, reader_user_id=user.id)
+    async def _sync_engine(self) -> SyncEngine:
+        """Return the process's engine, built at the first leadership with the read account's user id."""
+        if self._engine is None:
+            settings = self.engine_settings
+            try:
+                user = await self._reader.get_user()
+            except NextcloudError as exc:
+                logger.warning("Reading the read account's user id failed; sweeps work without it: %s", exc)
+            else:
+                settings = dataclasses.replace(settings, reader_user_id=user.id)
+            self._engine = SyncEngine(
+                self._store,
+                self._reader,
+                settings,
+                pool=self.pool,
+                keepalive=self.keepalive,
+                metrics=self._metrics,
+                executor=self.executor,
+            )
+        return self._engine
 
     async def _record_sweep(self) -> None:
         try:
@@ -144,13 +183,13 @@ class EngineRunner:
         except StorageError as exc:
             logger.warning("Storing the time of the last sweep failed: %s", exc)
 
-    @staticmethod
-    async def _wait(stop: asyncio.Event, changed: asyncio.Event, *, timeout: float = LEADERSHIP_POLL) -> None:
-        """Wait for ``stop``, a lease change or ``timeout`` seconds, whichever comes first."""
-        changed.clear()
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(changed.wait())]
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+
+async def _wait(stop: asyncio.Event, changed: asyncio.Event, *, timeout: float = LEADERSHIP_POLL) -> None:
+    """Wait for ``stop``, a lease change or ``timeout`` seconds, whichever comes first."""
+    changed.clear()
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(changed.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -32,7 +32,7 @@ import secrets
 import signal
 import socket
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import httpx
@@ -46,10 +46,9 @@ from ..storage import OutboxState, Store, open_store
 from ..sync.dispatcher import Dispatcher, DispatcherOptions
 from ..sync.leader import LeaderLease
 from ..sync.metrics import EngineMetrics
-from ..sync.platform import PlatformRegistry
 from ..sync.testhooks import KillSwitch, send_delay_from_environment
 from .check import describe_nextcloud_error, make_reader
-from .engine_task import EngineRunner, build_platforms
+from .engine_task import EngineParts, enabled_platforms
 from .http_app import HttpEndpoints, ProcessStatus, create_app
 from .metrics import ServiceMetrics
 
@@ -109,7 +108,6 @@ class BridgeProcess:
     async def run(self) -> int:
         """Run until a stop is requested; return 0 after a clean stop, 1 when a task failed."""
         settings = self.settings
-        platforms = build_platforms(settings)
         logger.info(
             "presence-bridge %s starting: replica %s (claims as %s), Nextcloud %s, store %s, platforms %s",
             __version__,
@@ -117,23 +115,24 @@ class BridgeProcess:
             self.claimer_id,
             settings.nextcloud.url,
             settings.storage.url.split("://", 1)[0],
-            ", ".join(platform.platform.value for platform in platforms) or "none",
+            ", ".join(factory.platform.value for factory in enabled_platforms(settings)) or "none",
         )
         store = await open_store(settings.storage.url, encryption_keys=settings.storage.encryption_keys)
         http, reader = make_reader(settings)
         try:
-            return await self._serve(store, http, reader, platforms)
+            return await self._serve(store, http, reader)
         finally:
             await http.aclose()
             await store.close()
 
-    async def _serve(
-        self, store: Store, http: httpx.AsyncClient, reader: NextcloudClient, platforms: PlatformRegistry
-    ) -> int:
+    async def _serve(self, store: Store, http: httpx.AsyncClient, reader: NextcloudClient) -> int:
         settings = self.settings
         lease_seconds = settings.replicas.lease_seconds
         leader = LeaderLease(store, self.claimer_id, lease_seconds)
         self.status.is_leader = lambda: leader.is_leader
+        wake_dispatcher = _Deferred()
+        engine = EngineParts(settings, store, http, reader, self.engine_metrics, wake_dispatcher)
+        platforms = engine.platforms
         dispatcher = Dispatcher(
             store,
             platforms,
@@ -143,7 +142,7 @@ class BridgeProcess:
             kill_switch=KillSwitch.from_environment(),
             send_delay=send_delay_from_environment(),
         )
-        engine = EngineRunner(settings, store, http, reader, platforms, leader, self.engine_metrics, dispatcher.wake)
+        wake_dispatcher.target = dispatcher.wake
         endpoints = [platform for platform in platforms if isinstance(platform, HttpEndpoints)]
         app = create_app(store, self.metrics, self.status, endpoints=endpoints)
         server = _Server(
@@ -164,7 +163,7 @@ class BridgeProcess:
             "http server": self._spawn(server.serve(), "http server"),
             "leader lease": self._spawn(leader.run(), "leader lease"),
             "dispatcher": self._spawn(dispatcher.run(), "dispatcher"),
-            "sweeps": self._spawn(engine.run_while_leader(self._stop), "sweeps"),
+            "sweeps": self._spawn(engine.run_while_leader(leader, self._stop), "sweeps"),
             "keep-alives": self._spawn(engine.run_keepalives(), "keep-alives"),
             "nextcloud probe": self._spawn(self._probe_nextcloud(reader), "nextcloud probe"),
         }
@@ -173,7 +172,9 @@ class BridgeProcess:
 
         # Stop taking new work first, then finish the write in flight, then let go of the lease.
         await _finish(tasks["sweeps"], timeout=STOP_GRACE)
-        await _finish(tasks["keep-alives"], tasks["nextcloud probe"], cancel=True)
+        engine.stop_keepalives()
+        await _finish(tasks["keep-alives"], timeout=STOP_GRACE)
+        await _finish(tasks["nextcloud probe"], cancel=True)
         dispatcher.stop()
         await _finish(tasks["dispatcher"], timeout=settings.dispatcher.send_timeout_seconds + STOP_GRACE)
         leader.stop()
@@ -240,6 +241,17 @@ class BridgeProcess:
                 await asyncio.wait_for(self._stop.wait(), timeout=delay)
             if reader.credential_rejected:
                 reader.reset_credential()
+
+
+class _Deferred:
+    """A callback whose target is set later: the engine is built before the dispatcher it wakes."""
+
+    def __init__(self) -> None:
+        self.target: Callable[[], None] | None = None
+
+    def __call__(self) -> None:
+        if self.target is not None:
+            self.target()
 
 
 def dispatcher_options(settings: Settings) -> DispatcherOptions:
