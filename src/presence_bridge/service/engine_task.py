@@ -1,8 +1,8 @@
 """The chat platforms and the sync engine of the ``run`` process, and sweeping only while leading.
 
 Chat adapters plug in through :data:`PLATFORM_FACTORIES`: each
-:class:`PlatformFactory` names its :class:`~presence_bridge.core.ids.Platform`, says
-whether the settings enable it, and builds the adapter from a
+:class:`PlatformFactory` names its :class:`~presence_bridge.core.ids.Platform`, tells
+from the settings whether it is enabled, and builds the adapter from a
 :class:`PlatformContext`, which carries the :class:`~presence_bridge.sync.gateway.Gateway`
 that the adapter calls for commands and chat activity.  An adapter with HTTP
 endpoints also implements :class:`~presence_bridge.service.http_app.HttpEndpoints`.
@@ -56,7 +56,7 @@ ENGINE_STOP_TIMEOUT = 5.0
 
 @dataclass(frozen=True)
 class PlatformContext:
-    """What a chat adapter may use: the settings, the store, the gateway and the metrics registry."""
+    """The inputs a chat adapter is built from: the settings, the store, the gateway and the metrics registry."""
 
     settings: Settings
     store: Store
@@ -66,7 +66,7 @@ class PlatformContext:
 
 @dataclass(frozen=True)
 class PlatformFactory:
-    """How the process builds one chat adapter, and when."""
+    """The recipe for one chat adapter: its platform, when the settings enable it, and how to build it."""
 
     platform: Platform
     enabled: Callable[[Settings], bool]
