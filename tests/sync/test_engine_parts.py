@@ -24,6 +24,7 @@ from presence_bridge.core.sync_state import (
 )
 from presence_bridge.errors import ConfigError
 from presence_bridge.storage.planner_state import OutboxRow, StateUpdate, commit_planned
+from presence_bridge.sync.schedule import DueTimes
 from presence_bridge.sync.settings import EngineSettings
 from presence_bridge.sync.state_store import state_from_json, state_to_json
 from presence_bridge.sync.worker import SyncEngine
@@ -197,3 +198,43 @@ async def test_stop_ends_spread_per_user_sweep(bridge: Bridge) -> None:
     await asyncio.wait_for(task, 10)
 
     assert [line["nextcloud_user_id"] for line in bridge.writes()] == ["alice"]
+
+
+async def test_wake_plans_only_due_users(bridge: Bridge) -> None:
+    offset = [0.0]
+    engine = SyncEngine(
+        bridge.store, bridge.reader, bridge.settings, metrics=bridge.metrics, clock=lambda: time.time() + offset[0]
+    )
+    await bridge.link("alice")
+    await bridge.link("bob")
+    soon = int(time.time()) + 60
+    bridge.nextcloud.set_custom("alice", "Lunch", soon)
+    bridge.nextcloud.set_custom("bob", "Holiday", soon + 86400)
+    await engine.sweep()
+    await bridge.drain()
+    assert engine.next_wake_at == soon
+
+    offset[0] = 120.0
+    report = await engine.wake()
+    await bridge.drain()
+
+    assert report.written == 1
+    assert [line["reason"] for line in bridge.writes("alice")] == ["nextcloud-changed", "expired"]
+    assert [line["reason"] for line in bridge.writes("bob")] == ["nextcloud-changed"]
+    assert engine.next_wake_at == soon + 86400
+
+
+def test_due_times_track_states() -> None:
+    due = DueTimes(PlannerSettings())
+    status = NextcloudStatus(NextcloudStatusType.AWAY, message="Lunch", clear_at=1_000)
+    due.update({NextcloudUserId("alice"): UserSyncState(NextcloudUserId("alice"), nextcloud=status)}, 500.0)
+    due.update({NextcloudUserId("bob"): UserSyncState(NextcloudUserId("bob"))}, 500.0)
+
+    assert due.next == 1_000
+    assert due.due(999.0) == []
+    assert due.due(1_000.0) == ["alice"]
+
+    due.postpone(["alice"], 2_000.0)
+    assert due.next == 2_000.0
+    due.forget(["alice"])
+    assert due.next is None

@@ -105,7 +105,8 @@ class PlanExecutor:
         self.clock = clock
         self.lock = asyncio.Lock()
         self.on_enqueued = on_enqueued
-        self.wake_listeners: list[Callable[[float | None], None]] = []
+        self.wake_listeners: list[Callable[[Mapping[NextcloudUserId, UserSyncState], float], None]] = []
+        """Called after each commit with the states saved and the time; the engine learns due times from them."""
 
     async def linked_users(self, user_ids: Collection[str] | None = None) -> dict[NextcloudUserId, list[Link]]:
         """Return the links by Nextcloud user, on the platforms this process serves."""
@@ -142,8 +143,10 @@ class PlanExecutor:
             self.metrics.writes_enqueued.labels(platform=platform).inc(count)
         if result.enqueued and self.on_enqueued is not None:
             self.on_enqueued()
-        for listener in self.wake_listeners:
-            listener(plan.next_wake_at)
+        saved = {user: state for user, state in final.items() if user not in result.conflicts}
+        now = self.clock()
+        for listener in list(self.wake_listeners):
+            listener(saved, now)
         return result
 
     def outbox_rows(

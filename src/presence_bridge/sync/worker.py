@@ -24,13 +24,14 @@ from presence_bridge.core.ids import NextcloudUserId
 from presence_bridge.core.planner import plan_sweep, plan_wake
 from presence_bridge.core.planner_rules import OFFLINE
 from presence_bridge.core.status import NextcloudStatus, NextcloudStatusType
-from presence_bridge.core.sync_state import Plan, SweepObservation
+from presence_bridge.core.sync_state import Plan, SweepObservation, UserSyncState
 from presence_bridge.errors import BridgeError, NextcloudError, NextcloudNotFound
 from presence_bridge.nextcloud import NextcloudClient, PublicStatus, list_statuses
 from presence_bridge.storage import Link, Store
 from presence_bridge.sync.executor import PlanExecutor, UserClientPool, apply_nextcloud_writes
 from presence_bridge.sync.keepalive import KeepAlive
 from presence_bridge.sync.metrics import EngineMetrics
+from presence_bridge.sync.schedule import DueTimes
 from presence_bridge.sync.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,8 @@ class SyncEngine:
         self._keepalive = keepalive
         self._clock = clock
         self._sleep = sleep or self._wait_stop
-        self._next_wake: float | None = None
+        self._due = DueTimes(settings.planner)
+        self.executor.wake_listeners.append(self._note_states)
         self._wake_changed = asyncio.Event()
         self._stopping = asyncio.Event()
         self.sweeps = 0
@@ -101,12 +103,11 @@ class SyncEngine:
     @property
     def next_wake_at(self) -> float | None:
         """Unix time of the next wake-up between sweeps, or None when nothing is due."""
-        return self._next_wake
+        return self._due.next
 
-    def _note_wake(self, at: float | None) -> None:
-        if at is not None and (self._next_wake is None or at < self._next_wake):
-            self._next_wake = at
-            self._wake_changed.set()
+    def _note_states(self, states: Mapping[NextcloudUserId, UserSyncState], now: float) -> None:
+        self._due.update(states, now)
+        self._wake_changed.set()
 
     async def sweep(self) -> SweepReport:
         """Read every linked user's status once and queue the chat writes it calls for."""
@@ -127,8 +128,6 @@ class SyncEngine:
                 prepared = await self.executor.prepare(links)
                 plan = plan_sweep(prepared.states, observation, now, self.settings.planner)
                 result = await self.executor.commit(prepared, plan)
-            self._next_wake = plan.next_wake_at
-            self._wake_changed.set()
             report.add(plan, result.enqueued)
             report.keepalives = await self._keep_alive_offline(links, users)
         return self._finish(report, started)
@@ -193,30 +192,28 @@ class SyncEngine:
     async def wake(self) -> SweepReport:
         """Publish the expiries and held writes that are due now, without reading Nextcloud.
 
-        NOTE: a wake-up loads and plans every linked user's state, as a sweep does,
-        although only a few are due; with many linked users and many different
-        clear-at times this costs one store read of all states per due time.
+        Only the users whose due time has come are loaded and planned.
         """
         started = time.monotonic()
         report = SweepReport("wake")
-        links = await self.executor.linked_users()
         now = self._clock()
-        async with self.executor.lock:
-            prepared = await self.executor.prepare(links)
-            plan = plan_wake(prepared.states, now, self.settings.planner)
-            plan, errors = await apply_nextcloud_writes(
-                plan, self._pool, lambda user: user, self.executor.store, self.metrics
-            )
+        due = self._due.due(now)
+        links = await self.executor.linked_users(due)
+        self._due.forget(user for user in due if user not in links)
+        if links:
+            async with self.executor.lock:
+                prepared = await self.executor.prepare(links)
+                plan = plan_wake(prepared.states, now, self.settings.planner)
+                plan, errors = await apply_nextcloud_writes(
+                    plan, self._pool, lambda user: user, self.executor.store, self.metrics
+                )
+                result = await self.executor.commit(prepared, plan)
             report.errors += len(errors)
             if errors:
                 self.metrics.errors.labels(stage="nextcloud-write").inc(len(errors))
-            result = await self.executor.commit(prepared, plan)
-        self._next_wake = plan.next_wake_at
-        if self._next_wake is not None and self._next_wake <= now:
-            # A held write that failed stays due; try it again later instead of at once.
-            self._next_wake = now + min(RETRY_HELD_AFTER, self.settings.sweep_interval)
-        self._wake_changed.set()
-        report.add(plan, result.enqueued)
+            report.add(plan, result.enqueued)
+        # A held write that failed stays due; try it again later instead of at once.
+        self._due.postpone(self._due.due(now), now + min(RETRY_HELD_AFTER, self.settings.sweep_interval))
         self.metrics.wakes.inc()
         return self._finish(report, started)
 
@@ -250,12 +247,14 @@ class SyncEngine:
         logger.info("Sync engine started (sweep every %g s)", self.settings.sweep_interval)
         self._stopping.clear()
         # Due times planned by the gateway (a command with an expiry) wake this loop too.
-        self.executor.wake_listeners.append(self._note_wake)
+        if self._note_states not in self.executor.wake_listeners:
+            self.executor.wake_listeners.append(self._note_states)
         tasks = [asyncio.create_task(self._sweep_loop()), asyncio.create_task(self._wake_loop())]
         try:
             await asyncio.gather(*tasks)
         finally:
-            self.executor.wake_listeners.remove(self._note_wake)
+            # An engine replaced on a leadership change leaves no listener behind.
+            self.executor.wake_listeners.remove(self._note_states)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -275,7 +274,7 @@ class SyncEngine:
     async def _wake_loop(self) -> None:
         while not self._stopping.is_set():
             self._wake_changed.clear()
-            due = self._next_wake
+            due = self._due.next
             delay = None if due is None else due - self._clock()
             if delay is not None and delay <= 0:
                 try:
