@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 
 from presence_bridge.emulator.server import EmulatorServer
 from tests.process.conftest import make_team
@@ -92,3 +93,16 @@ def test_sigterm_leaves_pending_writes_queued(
     wait_until(lambda: len(files.last_written()) == len(team.users), timeout=30, what="the queued writes")
     assert restarted.terminate() == 0
     assert files.repeated_keys() == {}
+
+
+def test_taken_port_is_reported(emulator: EmulatorServer, files: BridgeFiles, runs: list[BridgeRun]) -> None:
+    make_team(emulator, files, 1)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        run = BridgeRun(files, files.write_config("replica-a", emulator.base_url, port=port), port)
+        runs.append(run)
+
+        status = run.wait_exit()
+
+    assert status == 1
+    assert f"server.port: cannot listen on 127.0.0.1:{port}" in run.log()

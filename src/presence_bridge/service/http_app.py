@@ -5,7 +5,8 @@
     ended (the process is then broken and should be restarted).
 ``GET /readyz``
     200 once the store responds, the Nextcloud read account works and a sweep has
-    finished (on any replica), else 503 with the missing conditions.
+    finished since the process started (on any replica), else 503 with the
+    missing conditions.
 ``GET /metrics``
     The Prometheus text format of :class:`~presence_bridge.service.metrics.ServiceMetrics`.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -64,6 +66,8 @@ class ProcessStatus:
     failed_tasks: list[str] = field(default_factory=list)
     """Background tasks that ended with an error."""
     stopping: bool = False
+    started_at: datetime | None = None
+    """When the process started, by the store's clock; a sweep counts for ``/readyz`` only if it ended later."""
     is_leader: Callable[[], bool] = lambda: False
     """Whether this replica holds the sweep leader lease now, for the ``presence_bridge_leader`` gauge."""
 
@@ -124,6 +128,6 @@ async def readiness_problems(store: Store, status: ProcessStatus) -> list[str]:
     except (StorageError, TimeoutError) as exc:
         problems.append(f"the store does not answer: {exc or 'timed out'}")
     else:
-        if last_sweep is None:
-            problems.append("no sweep has finished yet")
+        if last_sweep is None or (status.started_at and datetime.fromisoformat(last_sweep) < status.started_at):
+            problems.append("no sweep has finished since this process started")
     return problems

@@ -40,7 +40,7 @@ import uvicorn
 
 from .. import __version__
 from ..config import Settings
-from ..errors import NextcloudError, NextcloudUnauthorized
+from ..errors import ConfigError, NextcloudError, NextcloudUnauthorized
 from ..nextcloud import NextcloudClient
 from ..storage import OutboxState, Store, open_store
 from ..sync.dispatcher import Dispatcher, DispatcherOptions
@@ -117,15 +117,20 @@ class BridgeProcess:
             settings.storage.url.split("://", 1)[0],
             ", ".join(factory.platform.value for factory in enabled_platforms(settings)) or "none",
         )
+        listener = bind_listener(settings.server.host, settings.server.port)
         store = await open_store(settings.storage.url, encryption_keys=settings.storage.encryption_keys)
+        self.status.started_at = store.now()
         http, reader = make_reader(settings)
         try:
-            return await self._serve(store, http, reader)
+            return await self._serve(store, http, reader, listener)
         finally:
             await http.aclose()
             await store.close()
+            listener.close()
 
-    async def _serve(self, store: Store, http: httpx.AsyncClient, reader: NextcloudClient) -> int:
+    async def _serve(
+        self, store: Store, http: httpx.AsyncClient, reader: NextcloudClient, listener: socket.socket
+    ) -> int:
         settings = self.settings
         lease_seconds = settings.replicas.lease_seconds
         leader = LeaderLease(store, self.claimer_id, lease_seconds)
@@ -148,8 +153,6 @@ class BridgeProcess:
         server = _Server(
             uvicorn.Config(
                 app,
-                host=settings.server.host,
-                port=settings.server.port,
                 lifespan="off",
                 log_config=None,
                 access_log=False,
@@ -160,7 +163,7 @@ class BridgeProcess:
             loop.add_signal_handler(signum, self.request_stop, f"received {signal.Signals(signum).name}")
 
         tasks = {
-            "http server": self._spawn(server.serve(), "http server"),
+            "http server": self._spawn(server.serve(sockets=[listener]), "http server"),
             "leader lease": self._spawn(leader.run(), "leader lease"),
             "dispatcher": self._spawn(dispatcher.run(), "dispatcher"),
             "sweeps": self._spawn(engine.run_while_leader(leader, self._stop), "sweeps"),
@@ -252,6 +255,19 @@ class _Deferred:
     def __call__(self) -> None:
         if self.target is not None:
             self.target()
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """Bind the HTTP server's socket before anything starts, so a taken port fails early and in plain words."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, reuse_port=False)
+    except OSError as exc:
+        raise ConfigError(
+            f"server.port: cannot listen on {host}:{port}: {exc.strerror or exc}. Stop the program that uses "
+            "the port, or set [server] host and port to a free address.",
+            key="server.port",
+        ) from None
 
 
 def dispatcher_options(settings: Settings) -> DispatcherOptions:
