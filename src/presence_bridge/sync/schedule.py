@@ -4,6 +4,11 @@ A user is due when the ``clearAt`` of their Nextcloud status passes, or when a
 write held back by the debounce window may go out.  :class:`DueTimes` keeps that
 time per user for the states saved last, so a wake-up plans only the users that
 are due instead of every linked user.
+
+NOTE: only the states saved in this process (by the engine, or by a gateway that
+shares its executor) are known.  A command with an expiry handled by another
+replica is learnt at the next sweep, which publishes the expiry then if its time
+has already passed.
 """
 
 from __future__ import annotations

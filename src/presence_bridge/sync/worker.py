@@ -18,19 +18,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 
 from presence_bridge.core.ids import NextcloudUserId
 from presence_bridge.core.planner import plan_sweep, plan_wake
 from presence_bridge.core.planner_rules import OFFLINE
 from presence_bridge.core.status import NextcloudStatus, NextcloudStatusType
-from presence_bridge.core.sync_state import Plan, SweepObservation, UserSyncState
+from presence_bridge.core.sync_state import SweepObservation, UserSyncState
 from presence_bridge.errors import BridgeError, NextcloudError, NextcloudNotFound
 from presence_bridge.nextcloud import NextcloudClient, PublicStatus, list_statuses
 from presence_bridge.storage import Link, Store
 from presence_bridge.sync.executor import PlanExecutor, UserClientPool, apply_nextcloud_writes
 from presence_bridge.sync.keepalive import KeepAlive
 from presence_bridge.sync.metrics import EngineMetrics
+from presence_bridge.sync.report import SweepReport
 from presence_bridge.sync.schedule import DueTimes
 from presence_bridge.sync.settings import EngineSettings
 
@@ -38,27 +38,6 @@ logger = logging.getLogger(__name__)
 
 RETRY_HELD_AFTER = 60.0
 """Seconds before a wake-up retries a held Nextcloud write that failed."""
-
-
-@dataclass
-class SweepReport:
-    """Counts of one sweep or wake-up, as logged in its summary line."""
-
-    mode: str
-    read: int = 0
-    changed: int = 0
-    written: int = 0
-    skipped: int = 0
-    errors: int = 0
-    keepalives: int = 0
-    duration: float = 0.0
-
-    def add(self, plan: Plan, enqueued: int) -> None:
-        for note in plan.notes:
-            logger.debug("Skipped %s: %s (%s)", note.user or "the sweep", note.reason.value, note.detail)
-        self.changed += len({write.user for write in plan.writes})
-        self.written += enqueued
-        self.skipped += len(plan.notes)
 
 
 class SyncEngine:
@@ -224,17 +203,7 @@ class SyncEngine:
             self.metrics.sweeps.labels(mode=report.mode).inc()
             self.metrics.sweep_duration.observe(report.duration)
             self.metrics.statuses_read.inc(report.read)
-        logger.info(
-            "%s: read %d, changed %d, written %d, skipped %d, errors %d, keep-alives %d, %.3f s",
-            "Wake-up" if report.mode == "wake" else f"Sweep ({report.mode})",
-            report.read,
-            report.changed,
-            report.written,
-            report.skipped,
-            report.errors,
-            report.keepalives,
-            report.duration,
-        )
+        report.log()
         return report
 
     def stop(self) -> None:
