@@ -97,9 +97,9 @@ async def test_applied_write_is_acknowledged(store: Store) -> None:
     await enqueue(store, "alice", "dnd", "Focus")
     dispatcher = make_dispatcher(store, platform)
 
-    claimed = await dispatcher.dispatch_once()
+    settled = await dispatcher.dispatch_once()
 
-    assert claimed == 1
+    assert settled == 1
     assert [write.desired.message for write in platform.applied] == ["Focus"]
     assert await store.list_outbox() == []
 
@@ -276,8 +276,9 @@ async def test_row_waits_for_older_row_held_elsewhere(store: Store, clock: FakeC
     await enqueue(store, "ivan", "dnd")
     dispatcher = make_dispatcher(store, platform)
 
-    await dispatcher.dispatch_once()
+    settled = await dispatcher.dispatch_once()
 
+    assert settled == 0
     assert platform.applied == []
     rows = await store.list_outbox()
     assert [row.claimed_by for row in rows] == ["replica-dead", None]

@@ -153,7 +153,11 @@ class Dispatcher:
         logger.info("Outbox dispatcher %s stopped after %d sends", self._worker_id, self.sent)
 
     async def dispatch_once(self) -> int:
-        """Claim one batch and settle it; return how many rows were claimed."""
+        """Claim one batch and settle it; return how many rows were settled rather than given back.
+
+        :meth:`run` claims again at once only after a full batch was settled, so rows
+        that wait for another replica never make it spin.
+        """
         if self._kill.armed_for(BEFORE_CLAIM) and await self._due_row_exists():
             self._kill.reach(BEFORE_CLAIM)
         lease = timedelta(seconds=self._options.lease)
@@ -161,12 +165,14 @@ class Dispatcher:
         if not items:
             return 0
         self._kill.reach(AFTER_CLAIM)
+        settled = 0
         for index, item in enumerate(items):
             if self._stopping.is_set():
                 await self._release(items[index:])
                 break
-            await self._deliver(item)
-        return len(items)
+            if await self._deliver(item):
+                settled += 1
+        return settled
 
     async def _due_row_exists(self) -> bool:
         now = self._store.now()
@@ -180,20 +186,23 @@ class Dispatcher:
             await self._store.release_outbox(item)
         logger.info("Gave %d claimed outbox rows back on stop", len(items))
 
-    async def _deliver(self, item: OutboxItem) -> None:
-        """Send one claimed row and settle it; no exception from the platform escapes."""
+    async def _deliver(self, item: OutboxItem) -> bool:
+        """Send one claimed row and settle it; return False when it was given back unsent.
+
+        No exception from the platform escapes.
+        """
         assert item.claimed_until is not None
         remaining = (item.claimed_until - self._store.now()).total_seconds()
         if remaining <= self._options.send_timeout:
             # The lease could end mid-send and let another replica send the same row.
             await self._store.release_outbox(item)
             logger.info("Gave outbox row %s back: only %.1f s of its lease were left", item.id, remaining)
-            return
+            return False
         try:
             write = ChatWrite.from_outbox(item)
         except (ValueError, KeyError, TypeError) as exc:
             await self._give_up(item, None, PermanentFailure(f"unreadable outbox row: {exc}"))
-            return
+            return True
         order = await order_check(self._store, item)
         if order is Order.SUPERSEDED:
             if await self._store.ack_outbox(item):
@@ -201,11 +210,11 @@ class Dispatcher:
                     "Dropped outbox row %s unsent: a newer write for %s:%s is queued", item.id, item.platform, item.user_id
                 )
             self._record(item.platform, "superseded")
-            return
+            return True
         if order is Order.WAIT:
             await self._store.release_outbox(item)
             logger.debug("Outbox row %s waits for an older row of the same user held by another worker", item.id)
-            return
+            return False
         platform = self._platforms.get(write.platform)
         if platform is None:
             result: ApplyResult = TransientFailure(
@@ -215,6 +224,7 @@ class Dispatcher:
             result = await self._send(platform.apply, write)
         self._kill.reach(AFTER_SEND)
         await self._settle(item, write, result)
+        return True
 
     async def _send(self, apply: Callable[[ChatWrite], Awaitable[ApplyResult]], write: ChatWrite) -> ApplyResult:
         if self._send_delay:
