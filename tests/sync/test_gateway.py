@@ -9,6 +9,7 @@ from presence_bridge.core.status import NextcloudStatusType
 from presence_bridge.core.sync_state import StatusChange, StatusMessage
 
 from presence_bridge.linking.service import LinkingService
+from presence_bridge.storage import SyncDirection
 from presence_bridge.sync.accounts import LinkingCommands
 from presence_bridge.sync.keepalive import KeepAlive
 from presence_bridge.sync.platform import PlatformRegistry
@@ -251,3 +252,13 @@ async def test_command_over_automation_warns(bridge: Bridge) -> None:
     assert reply.ok, reply.text
     assert "will not restore" in reply.text
     assert bridge.nextcloud.own_status("alice")["status"] == "dnd"
+
+
+async def test_presence_ignored_for_to_chat_link(bridge: Bridge) -> None:
+    await bridge.link("bob")
+    await bridge.store.update_link(identity("bob"), sync_direction=SyncDirection.TO_CHAT)
+
+    await bridge.gateway.handle_presence(identity("bob"), NextcloudStatusType.ONLINE, time.time())
+
+    assert not bridge.keepalive.is_active(NextcloudUserId("bob"), time.time())
+    assert bridge.metrics.value("presence_bridge_nextcloud_writes_total", result="ok") == 0

@@ -27,6 +27,7 @@ from presence_bridge.core.sync_state import (
     ChatEvent,
     ChatEventKind,
     CommandIntent,
+    Direction,
     StatusChange,
     SweepObservation,
 )
@@ -99,8 +100,7 @@ class Gateway:
         """Take chat activity (online or away) of a linked user: a heartbeat to Nextcloud, and a keep-alive later."""
         change = StatusChange(status_type=status)
         link = await self._chat_event(identity, ChatEventKind.PRESENCE, change, event_time, origin)
-        usable = link is not None and link.has_credentials and link.health is Health.HEALTHY
-        if self.keepalive is not None and link is not None and usable:
+        if self.keepalive is not None and link is not None and _sends_to_nextcloud(link):
             self.keepalive.record_activity(link.nextcloud_user_id, status, event_time, sent=True)
 
     async def handle_chat_status(
@@ -197,3 +197,9 @@ def _as_listed(own: PrivateStatus | None, has_backup: bool, *, keep_message_id: 
     if keep_message_id or not own.message:
         return status
     return replace(status, message_id=None)
+
+
+def _sends_to_nextcloud(link: Link) -> bool:
+    """Tell whether chat activity of this link may reach Nextcloud (direction, app password, health)."""
+    direction = Direction(link.sync_direction.value)
+    return direction.accepts_from_chat and link.has_credentials and link.health is Health.HEALTHY
