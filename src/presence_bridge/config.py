@@ -277,7 +277,7 @@ class ReplicaSettings:
 
 @dataclass(frozen=True)
 class DispatcherSettings:
-    """How the outbox dispatcher claims, sends and retries chat writes."""
+    """Batch, polling, timeout and retry settings of the outbox dispatcher."""
 
     batch_size: int = setting(int_range(1, 1000), "rows per claim", default=20)
     poll_interval_seconds: float = setting(seconds(minimum=0.05, maximum=600, include_minimum=True), "seconds", default=1.0)

@@ -297,7 +297,7 @@ class Dispatcher:
         # not send the message a second time.
         holder = f"{self._worker_id}:{item.id}"
         if not await self._store.acquire_lease(name, holder, NOTIFY_REPEAT_AFTER):
-            logger.debug("User %s:%s was already told: %s", item.platform, item.user_id, message)
+            logger.debug("User %s:%s was already notified: %s", item.platform, item.user_id, message)
             return
         try:
             await platform.notify(item.workspace, item.user_id, Reply(text=message, ok=False))
