@@ -60,6 +60,12 @@ def _describe(settings: config.Settings) -> list[str]:
         f"debounce {sync.debounce_seconds:g} s",
         f"            time zone {sync.default_timezone.key}, weeks start on {config.WEEKDAYS[sync.week_start].capitalize()}",
         f"Emulator:   {settings.emulator.host}:{settings.emulator.port} (used by demo and nextcloud-emulator)",
+        f"Server:     {settings.server.host}:{settings.server.port} (health, metrics and chat endpoints of run)",
+        f"Replicas:   leases of {settings.replicas.lease_seconds:g} s, replica id "
+        f"{settings.replicas.replica_id or '<host>-<pid>-<random>'}",
+        f"Dispatcher: {settings.dispatcher.batch_size} writes per claim, send timeout "
+        f"{settings.dispatcher.send_timeout_seconds:g} s, retries from {settings.dispatcher.retry_base_seconds:g} s "
+        f"to {settings.dispatcher.retry_max_seconds:g} s, given up after {settings.dispatcher.max_attempts} attempts",
     ]
 
 
