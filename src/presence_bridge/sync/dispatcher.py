@@ -20,7 +20,8 @@ Crash safety.  Claiming is one UPDATE that sets ``claimed_by`` and
 its own transaction, so a kill leaves the row either unclaimed, claimed (and
 claimable again when the lease ends) or deleted, never lost.  A kill between a send
 and its acknowledgement leaves a claimed row behind, which is sent again after the
-lease: the only way a write is repeated.  A write sets a state, so the repeat
+lease (unless a newer write for the same user has replaced it by then): the only
+way a write is repeated.  A write sets a state, so the repeat
 changes nothing on the platform.
 
 Replicas.  Every replica runs a dispatcher.  On PostgreSQL the claim uses ``FOR
@@ -60,7 +61,8 @@ from .testhooks import AFTER_ACK, AFTER_CLAIM, AFTER_SEND, BEFORE_CLAIM, KillSwi
 logger = logging.getLogger(__name__)
 
 NOTIFIED_KEY_PREFIX = "dispatcher.notified:"
-"""Lease name prefix that marks a user as already notified of one permanent failure."""
+"""Lease name prefix that marks a user as already notified of one permanent failure; a hash of the
+user and the message follows it."""
 
 NOTIFY_REPEAT_AFTER = timedelta(days=1)
 """How long the same failure message is not sent to the same user again."""
@@ -287,8 +289,9 @@ class Dispatcher:
             await self._notify_once(item, failure.user_message)
 
     async def _notify_once(self, item: OutboxItem, message: str) -> None:
-        digest = hashlib.sha256(message.encode("utf-8")).hexdigest()[:16]
-        name = f"{NOTIFIED_KEY_PREFIX}{item.platform}:{item.workspace}:{item.user_id}:{digest}"
+        # A hash keeps the name within the lease table's 255 characters for any user id.
+        target = f"{item.platform}\n{item.workspace}\n{item.user_id}\n{message}"
+        name = NOTIFIED_KEY_PREFIX + hashlib.sha256(target.encode("utf-8")).hexdigest()
         platform = self._platforms.get(item.platform)
         if platform is None:
             return
