@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from presence_bridge.core.ids import NextcloudUserId
+from presence_bridge.core.ids import NextcloudUserId, Platform
 from presence_bridge.core.status import NextcloudStatusType
 from presence_bridge.core.sync_state import StatusChange, StatusMessage
 
@@ -12,7 +12,7 @@ from presence_bridge.linking.service import LinkingService
 from presence_bridge.storage import SyncDirection
 from presence_bridge.sync.accounts import LinkingCommands
 from presence_bridge.sync.keepalive import KeepAlive
-from presence_bridge.sync.platform import PlatformRegistry
+from presence_bridge.sync.platform import Conversation, PlatformRegistry
 
 from .conftest import Bridge, identity
 
@@ -262,3 +262,29 @@ async def test_presence_ignored_for_to_chat_link(bridge: Bridge) -> None:
 
     assert not bridge.keepalive.is_active(NextcloudUserId("bob"), time.time())
     assert bridge.metrics.value("presence_bridge_nextcloud_writes_total", result="ok") == 0
+
+
+async def test_timezone_and_sync_commands_update_link(bridge: Bridge) -> None:
+    await bridge.link("alice")
+
+    zone_reply = await bridge.command("alice", "timezone Europe/Berlin")
+    sync_reply = await bridge.command("alice", "sync to-chat")
+    link = await bridge.store.get_link(identity("alice"))
+
+    assert zone_reply.ok, zone_reply.text
+    assert sync_reply.ok, sync_reply.text
+    assert link is not None
+    assert link.time_zone == "Europe/Berlin"
+    assert link.sync_direction is SyncDirection.TO_CHAT
+
+
+async def test_help_and_invalid_command_replies(bridge: Bridge) -> None:
+    help_reply = await bridge.gateway.handle_command(
+        Conversation(Platform.RECORDING, "ws", "U-dave"), "help", prefix="/ncstatus "
+    )
+    invalid = await bridge.command("dave", "sync sideways")
+
+    assert help_reply.ok
+    assert "/ncstatus restore" in help_reply.text
+    assert not invalid.ok
+    assert "Usage:" in invalid.text
