@@ -288,3 +288,13 @@ async def test_help_and_invalid_command_replies(bridge: Bridge) -> None:
     assert "/ncstatus restore" in help_reply.text
     assert not invalid.ok
     assert "Usage:" in invalid.text
+
+
+async def test_status_replies_explain_expiry(bridge: Bridge) -> None:
+    await bridge.link("alice")
+
+    online = await bridge.command("alice", "online")
+    away = await bridge.command("alice", "away 1h")
+
+    assert "while one of your clients is active" in online.text
+    assert "The status message reads 'Away'." in away.text

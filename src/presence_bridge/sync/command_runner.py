@@ -191,7 +191,13 @@ class CommandRunner:
             return Reply("Cleared your Nextcloud status message.")
         change = intent.change
         clear_at = change.message.clear_at if change.message is not None else None
+        if change.status_type is NextcloudStatusType.ONLINE and clear_at is None:
+            # Online is not sticky: Nextcloud turns it offline 15 minutes after the last activity.
+            return Reply(f"Done: {command.render()}. Nextcloud keeps you online while one of your clients is active.")
         effect = describe_expiry_effect(change.status_type, clear_at, ctx, has_message=True)
+        label = STATUS_LABELS.get(change.status_type) if change.status_type is not None else None
+        if change.message is not None and label is not None and change.message.message == label:
+            effect += f" The status message reads {label!r}."
         return Reply(f"Done: {command.render()}. {effect}")
 
     async def _account_command(self, conversation: Conversation, command: LinkCommand | UnlinkCommand) -> Reply:
