@@ -226,3 +226,30 @@ async def test_gateway_expiry_wakes_running_engine(bridge: Bridge) -> None:
     assert expired["reason"] == "expired"
     assert expired["desired"]["status"] == "offline"
     assert bridge.engine.sweeps == 1
+
+
+async def test_running_engine_survives_gate_switch(bridge: Bridge) -> None:
+    for user in ("alice", "bob", "carol"):
+        await bridge.link(user)
+        bridge.nextcloud.set_status(user, "dnd")
+    settings = make_settings(sweep_interval=1.0)
+    engine = SyncEngine(bridge.store, bridge.reader, settings, metrics=bridge.metrics, executor=bridge.executor)
+    tasks = [asyncio.create_task(engine.run()), asyncio.create_task(bridge.dispatcher.run())]
+    bridge.dispatcher.wake()
+    bridge.executor.on_enqueued = bridge.dispatcher.wake
+    try:
+        await wait_for(lambda: len(bridge.writes()) == 3)
+        bridge.nextcloud.set_enumeration("none")
+        sweeps = engine.sweeps
+        await wait_for(lambda: engine.sweeps >= sweeps + 2)
+        bridge.nextcloud.set_status("bob", "away")
+        await wait_for(lambda: len(bridge.writes()) == 4)
+        await wait_for(lambda: engine.sweeps >= sweeps + 4)
+    finally:
+        engine.stop()
+        bridge.dispatcher.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+    assert [line["desired"]["status"] for line in bridge.writes()] == ["dnd", "dnd", "dnd", "away"]
+    assert bridge.writes()[-1]["nextcloud_user_id"] == "bob"
+    assert bridge.metrics.value("presence_bridge_sweeps_total", mode="per_user") >= 2
