@@ -68,3 +68,13 @@ def short_timer_synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sy
         yield server
     finally:
         server.stop()
+
+
+# The fixtures of the tests that run the whole bridge against Synapse.
+from tests.matrix.bridge_fixtures import (  # noqa: E402,F401
+    appservice_relay,
+    bridge_emulator,
+    bridge_nextcloud,
+    bridge_synapse,
+    running_bridge,
+)

@@ -89,6 +89,8 @@ class MatrixSettings:
     server_name: str = setting(_server_name, "the homeserver's server name, the part after ':' in user ids")
     as_token: Secret | None = secret_setting(TOKEN_EXPECTED, required=False)
     hs_token: Secret | None = secret_setting(TOKEN_EXPECTED, required=False)
+    bot_access_token: Secret | None = secret_setting("the bot user's access token", required=False)
+    """Token of a plain bot user, used only without an appservice registration."""
     appservice_id: str = setting(text, "the appservice id", default=DEFAULT_APPSERVICE_ID)
     appservice_url: str | None = setting(http_url, "the URL the homeserver reaches the bridge at", default=None)
     bot_localpart: str = setting(_localpart, "a user id localpart", default=DEFAULT_BOT_LOCALPART)

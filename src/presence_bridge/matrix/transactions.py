@@ -11,7 +11,8 @@ A missing token gets 401 ``M_UNAUTHORIZED``, a wrong one 403 ``M_FORBIDDEN``.
 A homeserver sends a transaction again, with the same ``txnId``, until it gets a
 200.  So the endpoint records each handled ``txnId`` in a :class:`TransactionLog`
 and returns 200 for a repeat without handing its events on again.  When the
-presence handler raises, the endpoint returns 500 and records nothing, and the
+presence handler (or the room event handler, ``on_events``, which receives the
+transaction's ``events`` before the presence) raises, the endpoint returns 500 and records nothing, and the
 homeserver retries later.
 """
 
@@ -39,6 +40,8 @@ DEFAULT_REMEMBERED_TRANSACTIONS = 10_000
 
 PresenceHandler = Callable[[Sequence[PresenceUpdate]], Awaitable[None]]
 """Receives the presence updates of one transaction; raising makes the homeserver retry it."""
+EventHandler = Callable[[Sequence[object]], Awaitable[None]]
+"""Receives the room events (``events``) of one transaction; raising makes the homeserver retry it."""
 
 
 class TransactionLog(Protocol):
@@ -94,11 +97,13 @@ class TransactionEndpoint:
         log: TransactionLog | None = None,
         clock: Callable[[], float] = time.time,
         backlog_rule: BacklogRule | None = None,
+        on_events: EventHandler | None = None,
     ) -> None:
         if not hs_token:
             raise ValueError("hs_token is empty: pass the hs_token of the bridge's appservice registration")
         self._hs_token = hs_token
         self._on_presence = on_presence
+        self._on_events = on_events
         self._log = log if log is not None else MemoryTransactionLog()
         self._clock = clock
         self.backlog_rule = backlog_rule or BacklogRule(started_at=clock())
@@ -131,9 +136,14 @@ class TransactionEndpoint:
                 backlog_rule=self.backlog_rule,
                 seen_users=seen_users,
             )
-            if updates:
+            events = body.get("events")
+            room_events = events if isinstance(events, list) and self._on_events is not None else []
+            if updates or room_events:
                 try:
-                    await self._on_presence(updates)
+                    if room_events and self._on_events is not None:
+                        await self._on_events(room_events)
+                    if updates:
+                        await self._on_presence(updates)
                 except Exception:
                     logger.exception("The presence handler failed on transaction %s; the homeserver will retry", txn_id)
                     return _error(500, "M_UNKNOWN", f"Transaction {txn_id} could not be handled; retry later.")

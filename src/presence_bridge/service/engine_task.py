@@ -25,6 +25,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -32,9 +33,12 @@ from prometheus_client import CollectorRegistry
 from ..config import Settings
 from ..core.ids import Platform
 from ..errors import NextcloudError, StorageError
+from ..linking.service import LinkingService
 from ..linking.user_clients import UserClients
+from ..matrix.wiring import build_matrix_platform
 from ..nextcloud import NextcloudClient
 from ..storage import Store
+from ..sync.accounts import LinkingCommands
 from ..sync.executor import PlanExecutor
 from ..sync.gateway import Gateway
 from ..sync.keepalive import KeepAlive
@@ -80,10 +84,27 @@ def _build_recording(context: PlatformContext) -> ChatPlatform:
     return RecordingPlatform(path)
 
 
+def _build_matrix(context: PlatformContext) -> ChatPlatform:
+    matrix = context.settings.matrix
+    if matrix is None:
+        raise ValueError("the [matrix] table is missing while the Matrix platform is enabled")
+    return build_matrix_platform(matrix, context.store, context.gateway)
+
+
 PLATFORM_FACTORIES: list[PlatformFactory] = [
     PlatformFactory(Platform.RECORDING, lambda settings: settings.recording.enabled, _build_recording),
+    PlatformFactory(Platform.MATRIX, lambda settings: settings.matrix is not None, _build_matrix),
 ]
 """The chat adapters the process can run; an adapter module appends its factory here."""
+
+
+@runtime_checkable
+class BackgroundPlatform(Protocol):
+    """An adapter with a loop of its own (the Matrix bot's sync), run by the process until :meth:`stop`."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 def enabled_platforms(settings: Settings) -> list[PlatformFactory]:
@@ -112,8 +133,11 @@ class EngineParts:
         self.pool = UserClients(store, http, user_agent=settings.nextcloud.user_agent)
         self.keepalive = KeepAlive(self.pool, self.engine_settings, metrics)
         self.executor = PlanExecutor(store, self.engine_settings, metrics, on_enqueued=on_enqueued)
-        # NOTE: no AccountCommands yet, so the chat `link` and `unlink` commands are not wired.
-        self.gateway = Gateway(self.executor, self.pool, reader, self.platforms, keepalive=self.keepalive)
+        self.linking = LinkingService(store, http, user_clients=self.pool, user_agent=settings.nextcloud.user_agent)
+        accounts = LinkingCommands(self.linking, self.platforms)
+        self.gateway = Gateway(
+            self.executor, self.pool, reader, self.platforms, keepalive=self.keepalive, accounts=accounts
+        )
         context = PlatformContext(settings, store, self.gateway, metrics.registry)
         for factory in factories:
             self.platforms.add(factory.build(context))

@@ -48,7 +48,7 @@ from ..sync.leader import LeaderLease
 from ..sync.metrics import EngineMetrics
 from ..sync.testhooks import KillSwitch, send_delay_from_environment
 from .check import describe_nextcloud_error, make_reader
-from .engine_task import EngineParts, enabled_platforms
+from .engine_task import BackgroundPlatform, EngineParts, enabled_platforms
 from .http_app import HttpEndpoints, ProcessStatus, create_app
 from .metrics import ServiceMetrics
 
@@ -170,6 +170,10 @@ class BridgeProcess:
             "keep-alives": self._spawn(engine.run_keepalives(), "keep-alives"),
             "nextcloud probe": self._spawn(self._probe_nextcloud(reader), "nextcloud probe"),
         }
+        background = [platform for platform in platforms if isinstance(platform, BackgroundPlatform)]
+        for platform in background:
+            name = f"{platform.platform.value} platform"
+            tasks[name] = self._spawn(platform.run(), name)
         await self._log_listening(server)
         await self._stop.wait()
 
@@ -180,6 +184,11 @@ class BridgeProcess:
         await _finish(tasks["nextcloud probe"], cancel=True)
         dispatcher.stop()
         await _finish(tasks["dispatcher"], timeout=settings.dispatcher.send_timeout_seconds + STOP_GRACE)
+        # Platforms stop after the dispatcher, which may still be sending through them.
+        for platform in background:
+            platform.stop()
+            await _finish(tasks[f"{platform.platform.value} platform"], timeout=STOP_GRACE)
+        await engine.linking.close()
         leader.stop()
         await _finish(tasks["leader lease"], timeout=STOP_GRACE)
         server.should_exit = True
