@@ -81,6 +81,26 @@ def test_fault_delay_then_response(nc: NextcloudCalls) -> None:
     assert nc.status("GET", "/predefined_statuses").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("fault", "field"),
+    [
+        ({"status": "abc"}, "'status' must be an HTTP status code"),
+        ({"status": 42}, "'status' must be an HTTP status code"),
+        ({"status": True}, "'status' must be an HTTP status code"),
+        ({"delay_s": "slow"}, "'delay_s' must be a number of seconds"),
+        ({"delay_s": -1}, "'delay_s' must be a number of seconds"),
+        ({"status": 503, "count": "2"}, "'count' must be a whole number"),
+        ({"status": 503, "count": 0}, "'count' must be a whole number"),
+    ],
+)
+def test_invalid_fault_field_named(nc: NextcloudCalls, fault: dict[str, object], field: str) -> None:
+    response = nc.client.post("/_emulator/faults", json={"match": "/ocs/", **fault})
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]
+    assert nc.control("GET", "/faults") == []
+
+
 def test_control_off_by_default() -> None:
     """Without control=True the control API is not mounted."""
     with start_emulator(control=False) as server:

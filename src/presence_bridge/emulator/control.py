@@ -217,18 +217,27 @@ def _fault_from_json(body: dict[str, Any]) -> Fault:
     kinds = [name for name in ("status", "delay_s", "drop") if body.get(name) not in (None, False)]
     if len(kinds) != 1:
         raise ControlError(f"a fault needs exactly one of 'status', 'delay_s', 'drop'; got {kinds}")
-    count = int(body.get("count", 1))
-    if count < 1:
-        raise ControlError(f"fault field 'count' must be at least 1, got {count}")
+    count = body.get("count", 1)
+    if not _is_int(count) or count < 1:
+        raise ControlError(f"fault field 'count' must be a whole number of at least 1, got {count!r}")
     status = body.get("status")
+    if status is not None and not (_is_int(status) and 100 <= status <= 599):
+        raise ControlError(f"fault field 'status' must be an HTTP status code from 100 to 599, got {status!r}")
     delay = body.get("delay_s")
+    if delay is not None and not ((_is_int(delay) or isinstance(delay, float)) and 0 <= delay < float("inf")):
+        raise ControlError(f"fault field 'delay_s' must be a number of seconds of at least 0, got {delay!r}")
     return Fault(
         match=match,
         count=count,
-        status=int(status) if status is not None else None,
+        status=status,
         delay_s=float(delay) if delay is not None else None,
         drop=bool(body.get("drop")),
     )
+
+
+def _is_int(value: Any) -> bool:
+    """Tell whether a JSON value is an integer (JSON true and false are not)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def routes() -> list[BaseRoute]:
