@@ -134,6 +134,8 @@ INVALID_FIELDS = [
     ("nextcloud", 'url = "https://cloud.example.org/?x=1"', "nextcloud.url", "query"),
     ("nextcloud", 'url = "https://cloud.example.org:99999"', "nextcloud.url", "port"),
     ("nextcloud", "url = 5", "nextcloud.url", "int"),
+    ("nextcloud", 'url = "https://alice:hunter2@cloud.example.org"', "nextcloud.url", "user:password@"),
+    ("nextcloud", 'url = "https://alice@cloud.example.org"', "nextcloud.url", "user:password@"),
     ("nextcloud", 'login = ""', "nextcloud.login", "non-empty"),
     ("nextcloud", 'app_password = ""', "nextcloud.app_password", "empty"),
     ("nextcloud", "app_password = 12", "nextcloud.app_password", "string"),
@@ -179,6 +181,23 @@ def test_invalid_field_names_key(section: str, line: str, key: str, expected_tex
     assert str(caught.value).startswith(f"{key}: ")
     assert "Expected" in str(caught.value)
     assert expected_text in str(caught.value)
+
+
+def test_url_password_not_echoed() -> None:
+    document = _replace_key(MINIMAL, "nextcloud", 'url = "https://alice:hunter2@cloud.example.org"')
+
+    with pytest.raises(ConfigError) as caught:
+        config.loads(document, environ={})
+
+    assert "hunter2" not in str(caught.value)
+
+
+def test_proxy_may_carry_credentials() -> None:
+    document = _replace_key(MINIMAL, "nextcloud", 'proxy = "http://bridge:s3cret@proxy.example.org:3128"')
+
+    settings = config.loads(document, environ={})
+
+    assert settings.nextcloud.proxy == "http://bridge:s3cret@proxy.example.org:3128"
 
 
 def _replace_key(document: str, section: str, line: str) -> str:

@@ -40,6 +40,7 @@ from presence_bridge.config_fields import (
     choice,
     existing_file,
     http_url,
+    proxy_url,
     iana_timezone,
     int_range,
     invalid,
@@ -110,7 +111,7 @@ class NextcloudSettings:
     ca_bundle: Path | None = setting(existing_file, "a CA bundle file", default=None)
     timeout_connect: float = setting(seconds(maximum=300), "seconds", default=5.0)
     timeout_read: float = setting(seconds(maximum=3600), "seconds", default=30.0)
-    proxy: str | None = setting(http_url, "an http:// or https:// proxy URL", default=None)
+    proxy: str | None = setting(proxy_url, "an http:// or https:// proxy URL", default=None)
     statuses_page_limit: int = setting(int_range(1, 1_000_000), "rows per page", default=5000)
     user_agent: str = setting(text, "a User-Agent string", default=DEFAULT_USER_AGENT)
 

@@ -153,8 +153,28 @@ def choice(options: Iterable[str], *, case_sensitive: bool = False) -> Parser:
 
 
 def http_url(value: object, key: str, ctx: LoadContext) -> str:
-    """Parse an absolute http(s) URL with a host; a trailing slash is removed."""
+    """Parse an absolute http(s) URL with a host and no ``user:password@``; a trailing slash is removed.
+
+    Credentials have keys of their own that can be read from the environment or
+    a file, and ``config check`` prints URLs, so a URL with them is rejected
+    (without echoing it).
+    """
     expected = "an http:// or https:// URL with a host name, such as https://cloud.example.org"
+    if isinstance(value, str) and "@" in urllib.parse.urlsplit(value.strip()).netloc:
+        raise invalid(
+            key,
+            "the URL contains a user name or password (user:password@), which would sit in plain text in this file",
+            expected + ", without user:password@. The bridge logs in with the credential keys of its section",
+        )
+    return _http_url(value, key, expected)
+
+
+def proxy_url(value: object, key: str, ctx: LoadContext) -> str:
+    """Parse an http(s) proxy URL, which may carry ``user:password@`` for proxy authentication."""
+    return _http_url(value, key, "an http:// or https:// proxy URL with a host name, such as http://proxy.example.org:3128")
+
+
+def _http_url(value: object, key: str, expected: str) -> str:
     if not isinstance(value, str):
         raise invalid(key, f"invalid value {value!r} ({_type_name(value)})", expected)
     parts = urllib.parse.urlsplit(value.strip())
