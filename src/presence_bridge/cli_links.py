@@ -103,6 +103,10 @@ def _identity(args: argparse.Namespace) -> ChatIdentity:
 
     try:
         if args.platform == Platform.SLACK.value:
+            if not args.workspace:
+                raise BridgeError(
+                    "--workspace is missing: a Slack user needs the Slack team id (e.g. T012AB3CD) of its workspace"
+                )
             return slack_identity(args.chat_user, args.workspace)
         return matrix_identity(args.chat_user, args.workspace)
     except RowError as error:

@@ -98,6 +98,21 @@ def test_link_with_password_stdin(
     assert credentials is not None
 
 
+def test_link_wrong_stdin_password_explained(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("NotCarolsAppPassword12345\n"))
+
+    status = bridge.run("link", "--platform", "matrix", "--chat-user", "@carol:example.org",
+                        "--nextcloud-user", "carol", "--app-password-stdin")
+
+    error = capsys.readouterr().err
+    assert status == 1
+    assert "rejected the app password for login name 'carol'" in error
+    assert "file" not in error
+    assert "Devices & sessions" in error
+
+
 def test_link_stdin_in_subprocess(bridge: Bridge) -> None:
     command = [sys.executable, "-m", "presence_bridge.cli", "link", "--platform", "slack", "--chat-user", "U0CAROL",
                "--workspace", "T1", "--nextcloud-user", "carol", "--app-password-stdin", "--config", str(bridge.config)]
@@ -139,7 +154,9 @@ def test_link_without_password_then_conflict(bridge: Bridge, capsys: pytest.Capt
 def test_link_slack_needs_workspace(bridge: Bridge, capsys: pytest.CaptureFixture[str]) -> None:
     status = bridge.run("link", "--platform", "slack", "--chat-user", "U0CAROL", "--nextcloud-user", "carol")
     assert status == 1
-    assert "the workspace (the Slack team id" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "--workspace is missing" in error
+    assert "column" not in error
 
 
 def test_links_table(bridge: Bridge, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

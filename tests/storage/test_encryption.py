@@ -81,6 +81,7 @@ async def test_open_with_wrong_key(database_url: str, keys: list[str], clock: Fa
     with pytest.raises(SecretKeyError, match="none of the 1 configured encryption keys") as caught:
         await open_store(database_url, encryption_keys=[keys[1]], clock=clock)
     assert keys[1] not in str(caught.value)
+    assert "storage.encryption_key" in str(caught.value)
 
 
 async def test_open_without_keys(database_url: str, clock: FakeClock) -> None:

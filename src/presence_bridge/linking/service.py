@@ -198,7 +198,7 @@ class LinkingService:
         except NextcloudUnauthorized as error:
             raise CredentialRejectedError(
                 f"Nextcloud rejected the app password for login name {login_name!r} ({error.server_message or 'HTTP 401'}). "
-                "Check that the file contains the app password only, or create a new one in Nextcloud under "
+                "Check that the whole app password was given and nothing else, or create a new one in Nextcloud under "
                 "Settings > Security > Devices & sessions."
             ) from error
         if nextcloud_user_id is not None and details.id != nextcloud_user_id:

@@ -82,7 +82,8 @@ class SecretBox:
             raise SecretKeyError(
                 f"none of the {self.key_count} configured encryption keys decrypts this "
                 "store's data: the key that encrypted it is missing or a key is wrong. "
-                "Configure the key list used before, newest first"
+                "Configure that key as storage.encryption_key, or as storage.previous_encryption_key "
+                "next to a new key during a rotation"
             ) from exc
         if plaintext != CANARY_PLAINTEXT:
             raise SecretKeyError("the store's key check value is corrupt; restore it from a backup")
