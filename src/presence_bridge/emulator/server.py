@@ -12,6 +12,7 @@ command calls it.  Both bind to 127.0.0.1 unless another host is given.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -127,5 +128,18 @@ def run_emulator(
     if seed is not None:
         load_seed(state, seed)
     app = create_app(state, control=control)
-    logger.info("Nextcloud emulator on http://%s:%d (control API %s)", host, port, "on" if control else "off")
-    uvicorn.run(app, host=host, port=port, log_level="info", lifespan="off")
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off"))
+    asyncio.run(_serve_and_log_address(server, host, control))
+
+
+async def _serve_and_log_address(server: uvicorn.Server, host: str, control: bool) -> None:
+    """Serve until uvicorn stops, logging the bound address once it listens (``port=0`` picks one)."""
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        bound_port = server.servers[0].sockets[0].getsockname()[1]
+        logger.info(
+            "Nextcloud emulator listening on http://%s:%d (control API %s)", host, bound_port, "on" if control else "off"
+        )
+    await serving
