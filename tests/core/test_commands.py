@@ -247,7 +247,8 @@ REJECTED = [
     ),
     (
         "🌴 Meeting until 25:00",
-        "Invalid time '25:00'. Use 24-hour HH:MM (00:00 to 23:59) or 1 to 12 with am/pm, such as 17:00 or 5pm.",
+        "Invalid time '25:00'. Use 24-hour HH:MM (00:00 to 23:59) or 1 to 12 with am/pm, such as 17:00 or 5pm. "
+        "To keep those words in the message, put the message in quotes.",
         CUSTOM_USAGE,
     ),
     (
@@ -257,7 +258,20 @@ REJECTED = [
     ),
     (
         "🌴 Lunch until today 12:00",
-        "'until today 12:00' is in the past (12:00 today, Europe/Berlin). Give a time in the future.",
+        "'until today 12:00' is in the past (12:00 today, Europe/Berlin). Give a time in the future. "
+        "To keep those words in the message, put the message in quotes.",
+        CUSTOM_USAGE,
+    ),
+    (
+        ":+1::skin-tone-9: Great",
+        "':+1::skin-tone-9:' is not one emoji. Start a custom status with one emoji or one shortcode, "
+        "such as :palm_tree: or :+1::skin-tone-2:.",
+        CUSTOM_USAGE,
+    ),
+    (
+        ":palm_tree::palm_tree:",
+        "':palm_tree::palm_tree:' is not one emoji. Start a custom status with one emoji or one shortcode, "
+        "such as :palm_tree: or :+1::skin-tone-2:.",
         CUSTOM_USAGE,
     ),
     ("clear now", "'clear' takes no arguments, but got 'now'.", "clear"),

@@ -95,6 +95,12 @@ def parse_command(text: str, ctx: TimeContext, predefined_ids: Collection[str] =
     leading_icon = split_leading_icon(text)
     if leading_icon is not None:
         return _parse_custom(*leading_icon, ctx)
+    if len(first) > 2 and first.startswith(":") and first.endswith(":"):
+        raise CommandError(
+            f"'{first}' is not one emoji. Start a custom status with one emoji or one shortcode, "
+            "such as :palm_tree: or :+1::skin-tone-2:.",
+            usage=usage_for("custom"),
+        )
     raise CommandError(
         f"Unknown command '{first}'. Start with a status (online, away, dnd, busy, invisible, "
         "offline), a predefined status such as meeting, an emoji for a custom status, or one of "
@@ -132,7 +138,11 @@ def _parse_custom(icon: Icon, body: str, ctx: TimeContext) -> SetCustomCommand:
     try:
         message, expiry = _split_message(body, ctx, usage)
     except TimeExpressionError as exc:
-        raise TimeExpressionError(exc.reply, usage=usage) from None
+        reply = exc.reply
+        if not body or body[0] not in QUOTE_PAIRS:
+            # The trailing words looked like an expiry; they may have been meant as text.
+            reply += " To keep those words in the message, put the message in quotes."
+        raise TimeExpressionError(reply, usage=usage) from None
     if len(message) > NEXTCLOUD_MESSAGE_MAX:
         raise CommandError(
             f"The message has {len(message)} characters, but Nextcloud allows at most "
