@@ -23,6 +23,30 @@ def test_clock_set_advance_freeze(nc: NextcloudCalls) -> None:
     assert running["now"] >= T0 + 30
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"now": "soon"}', "'now' must be Unix seconds"),
+        (b'{"now": 1800000000, "advance": NaN}', "'advance' must be a number of seconds"),
+        (b'{"advance": Infinity}', "'advance' must be a number of seconds"),
+        (b'{"frozen": "no"}', "'frozen' must be true or false"),
+    ],
+)
+def test_invalid_clock_field_changes_nothing(nc: NextcloudCalls, body: bytes, field: str) -> None:
+    response = nc.client.put("/_emulator/clock", content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]
+    assert nc.control("GET", "/clock") == {"now": T0, "frozen": True}
+
+
+def test_unknown_row_field_message_unquoted(nc: NextcloudCalls) -> None:
+    response = nc.client.put("/_emulator/rows/alice", json={"statuss": "dnd"})
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("unknown status row fields ['statuss']")
+
+
 def test_users_single_and_list(nc: NextcloudCalls) -> None:
     single = nc.control("POST", "/users", {"id": "erin", "app_password": "erin-app"})
     many = nc.control("POST", "/users", [{"id": "f1"}, {"id": "f2", "groups": ["team-b"]}])

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -72,7 +73,10 @@ def _handles_errors(endpoint: Any) -> Any:
     async def handle(request: Request) -> Response:
         try:
             return await endpoint(request)
-        except (ControlError, StatusRuleError, KeyError, TypeError, ValueError) as error:
+        except KeyError as error:
+            # str() of a KeyError quotes its message, so take the message itself.
+            return JSONResponse({"error": str(error.args[0]) if error.args else "missing field"}, 400)
+        except (ControlError, StatusRuleError, TypeError, ValueError) as error:
             return JSONResponse({"error": str(error)}, 400)
 
     return handle
@@ -123,12 +127,22 @@ async def clock(request: Request) -> Response:
     state = get_state(request)
     if request.method == "PUT":
         body = _object(await _json_body(request), "the clock body")
-        if "now" in body:
-            state.clock.set(int(body["now"]))
-        if "advance" in body:
-            state.clock.advance(float(body["advance"]))
-        if "frozen" in body:
-            state.clock.freeze(bool(body["frozen"]))
+        now = body.get("now")
+        advance = body.get("advance")
+        frozen = body.get("frozen")
+        # Check every field first, so that a bad request changes nothing.
+        if now is not None and not _is_finite_number(now):
+            raise ControlError(f"clock field 'now' must be Unix seconds as a number, got {now!r}")
+        if advance is not None and not _is_finite_number(advance):
+            raise ControlError(f"clock field 'advance' must be a number of seconds, got {advance!r}")
+        if frozen is not None and not isinstance(frozen, bool):
+            raise ControlError(f"clock field 'frozen' must be true or false, got {frozen!r}")
+        if now is not None:
+            state.clock.set(int(now))
+        if advance is not None:
+            state.clock.advance(float(advance))
+        if frozen is not None:
+            state.clock.freeze(frozen)
     return JSONResponse({"now": state.now(), "frozen": state.clock.frozen})
 
 
@@ -233,6 +247,11 @@ def _fault_from_json(body: dict[str, Any]) -> Fault:
         delay_s=float(delay) if delay is not None else None,
         drop=bool(body.get("drop")),
     )
+
+
+def _is_finite_number(value: Any) -> bool:
+    """Tell whether a JSON value is a finite number (Python's json module also reads NaN and Infinity)."""
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _is_int(value: Any) -> bool:
