@@ -8,6 +8,9 @@ import subprocess
 import sys
 
 import httpx
+import pytest
+
+from presence_bridge.emulator.server import control_exposure_warning
 
 SCRIPT = """
 import logging
@@ -45,3 +48,18 @@ def test_free_port_logged_as_bound() -> None:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_control_on_loopback_not_warned(host: str) -> None:
+    assert control_exposure_warning(host, control=True) is None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "emulator.example.org"])
+def test_control_beyond_loopback_warned(host: str) -> None:
+    warning = control_exposure_warning(host, control=True)
+
+    assert warning is not None
+    assert host in warning
+    assert "--no-control" in warning
+    assert control_exposure_warning(host, control=False) is None

@@ -13,6 +13,7 @@ command calls it.  Both bind to 127.0.0.1 unless another host is given.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import threading
@@ -127,9 +128,29 @@ def run_emulator(
     state = EmulatorState()
     if seed is not None:
         load_seed(state, seed)
+    warning = control_exposure_warning(host, control)
+    if warning is not None:
+        logger.warning("%s", warning)
     app = create_app(state, control=control)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off"))
     asyncio.run(_serve_and_log_address(server, host, control))
+
+
+def control_exposure_warning(host: str, control: bool) -> str | None:
+    """Return a warning when the unauthenticated control API would listen beyond loopback."""
+    if not control:
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        if host == "localhost":
+            return None
+    return (
+        f"The control API under /_emulator/ has no authentication and listens on {host}, "
+        "so anyone who reaches that address can change users and statuses. "
+        "Listen on 127.0.0.1, or pass --no-control."
+    )
 
 
 async def _serve_and_log_address(server: uvicorn.Server, host: str, control: bool) -> None:
