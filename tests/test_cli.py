@@ -94,6 +94,21 @@ def test_config_check_example_valid() -> None:
     assert EXAMPLE_ENV["PRESENCE_BRIDGE_ENCRYPTION_KEY"] not in result.stdout
 
 
+def test_config_check_masks_proxy_password(tmp_path: Path) -> None:
+    text = (REPO_ROOT / "config.example.toml").read_text(encoding="utf-8")
+    path = tmp_path / "config.toml"
+    path.write_text(
+        text.replace('# proxy = "http://proxy.example.org:3128"', 'proxy = "http://bridge:Proxy-Pass-123@proxy.example.org:3128"'),
+        encoding="utf-8",
+    )
+
+    result = run_cli("config", "check", "--config", str(path), env=EXAMPLE_ENV)
+
+    assert result.returncode == 0, result.stderr
+    assert "Proxy-Pass-123" not in result.stdout
+    assert "proxy http://bridge:***@proxy.example.org:3128" in result.stdout
+
+
 def test_config_check_invalid_names_key(tmp_path: Path) -> None:
     text = (REPO_ROOT / "config.example.toml").read_text(encoding="utf-8")
     bad = tmp_path / "bad.toml"
@@ -141,6 +156,8 @@ def test_db_upgrade_creates_schema(tmp_path: Path) -> None:
     assert "schema revision" in first.stdout
     assert second.returncode == 0, second.stderr
     assert second.stdout == first.stdout
+    assert "alembic" not in first.stderr
+    assert "Running upgrade" not in first.stderr
 
 
 def test_db_upgrade_invalid_config(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import threading
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -30,6 +31,15 @@ logger = logging.getLogger(CLI)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+
+
+def _mask_url_password(url: str) -> str:
+    """Return ``url`` with the password of a ``user:password@`` part replaced by ``***``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def _describe(settings: config.Settings) -> list[str]:
@@ -46,7 +56,7 @@ def _describe(settings: config.Settings) -> list[str]:
     return [
         f"Nextcloud:  {nextcloud.url} as {nextcloud.login!r}, app password from {nextcloud.app_password.source}",
         f"            {tls}; connect timeout {nextcloud.timeout_connect:g} s, read timeout {nextcloud.timeout_read:g} s",
-        f"            proxy {nextcloud.proxy or 'none'}; {nextcloud.statuses_page_limit} statuses per page; "
+        f"            proxy {_mask_url_password(nextcloud.proxy) if nextcloud.proxy else 'none'}; {nextcloud.statuses_page_limit} statuses per page; "
         f"User-Agent {nextcloud.user_agent!r}",
         f"Storage:    {settings.storage.url}, encryption key from {settings.storage.encryption_key.source}"
         + (

@@ -44,8 +44,8 @@ MATRIX = "presence_bridge.matrix"
 CLI = "presence_bridge.cli"
 COMPONENT_LOGGERS = (NEXTCLOUD, EMULATOR, SYNC, STORAGE, SLACK, MATRIX, CLI)
 
-CHATTY_LIBRARY_LOGGERS = ("httpx", "httpcore", "uvicorn.access", "asyncio", "aiosqlite")
-"""Libraries that log every request or query at INFO/DEBUG; held at WARNING unless level is DEBUG."""
+CHATTY_LIBRARY_LOGGERS = ("httpx", "httpcore", "uvicorn.access", "asyncio", "aiosqlite", "alembic")
+"""Libraries that log every request, query or migration step at INFO/DEBUG; held at WARNING unless level is DEBUG."""
 
 MAX_TRACKED_MESSAGES = 512
 """How many distinct messages the repeat filter tracks before it reports and drops the oldest."""
