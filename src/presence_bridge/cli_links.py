@@ -98,6 +98,11 @@ def async_command(handler: Callable[[argparse.Namespace, config.Settings], Await
     return run
 
 
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    """Return ``number`` with the singular or plural phrase, e.g. ``1 new link`` or ``2 new links``."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
 def _identity(args: argparse.Namespace) -> ChatIdentity:
     from presence_bridge.linking.csv_import import RowError, matrix_identity, slack_identity
 
@@ -239,8 +244,11 @@ async def _import(args: argparse.Namespace, settings: config.Settings) -> int:
         report = await import_links(store, text.splitlines(keepends=True), default_workspace=args.workspace)
     for rejected in report.rejected:
         print(f"{args.csv}:{rejected.line}: rejected: {rejected.reason}", file=sys.stderr)
+    unchanged = len(report.unchanged)
+    rejected = len(report.rejected)
     print(
-        f"Imported {len(report.linked)} new links; {len(report.unchanged)} were already linked the same way; "
-        f"{len(report.rejected)} rows were rejected."
+        f"Imported {_count(len(report.linked), 'new link')}. "
+        f"{_count(unchanged, 'row was', 'rows were')} already linked the same way. "
+        f"{_count(rejected, 'row was', 'rows were')} rejected."
     )
     return EXIT_FAILURE if report.rejected else EXIT_OK

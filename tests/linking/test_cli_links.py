@@ -229,6 +229,21 @@ def test_import_all_good_exits_zero(
 
     status = bridge.run("import", "-", "--workspace", "T1")
 
-    assert status == 0, capsys.readouterr().err
+    output = capsys.readouterr()
+    assert status == 0, output.err
+    assert "Imported 1 new link. 0 rows were already linked the same way. 0 rows were rejected." in output.out
     alice, _ = bridge.read(ChatIdentity(Platform.SLACK, "T1", "U0ALICE"))
     assert alice is not None
+
+
+def test_import_semicolon_file_hinted(bridge: Bridge, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_file = tmp_path / "links.csv"
+    csv_file.write_text("slack;U0ALICE;alice;T1\n", encoding="utf-8")
+
+    status = bridge.run("import", str(csv_file))
+
+    output = capsys.readouterr()
+    assert status == 1
+    assert f"{csv_file}:1: rejected: expected 3 or 4 columns" in output.err
+    assert "must be comma-separated" in output.err
+    assert "Imported 0 new links. 0 rows were already linked the same way. 1 row was rejected." in output.out

@@ -64,8 +64,9 @@ def parse_row(cells: list[str], *, default_workspace: str | None) -> tuple[ChatI
     """Return the identity and Nextcloud user id of one row; raise :class:`RowError` saying what is wrong."""
     cells = [cell.strip() for cell in cells]
     if len(cells) not in (3, 4):
+        hint = ". The file must be comma-separated, but this row uses semicolons" if _semicolon_separated(cells) else ""
         raise RowError(
-            f"expected 3 or 4 columns (platform, chat user id, Nextcloud user id[, workspace]), got {len(cells)}"
+            f"expected 3 or 4 columns (platform, chat user id, Nextcloud user id[, workspace]), got {len(cells)}{hint}"
         )
     platform_name, chat_user_id, nextcloud_user_id = cells[:3]
     workspace = (cells[3] if len(cells) == 4 else "") or default_workspace
@@ -81,6 +82,11 @@ def parse_row(cells: list[str], *, default_workspace: str | None) -> tuple[ChatI
     else:
         identity = matrix_identity(chat_user_id, workspace)
     return identity, nextcloud_user_id
+
+
+def _semicolon_separated(cells: list[str]) -> bool:
+    """Return whether the row splits into 3 or 4 columns at semicolons, the separator of many spreadsheet exports."""
+    return len(";".join(cells).split(";")) in (3, 4)
 
 
 def check_nextcloud_user_id(user_id: str) -> None:
