@@ -158,6 +158,45 @@ def _http(settings: config.Settings) -> Any:
     )
 
 
+def read_account(settings: config.Settings, http: Any) -> Any:
+    """Build a Nextcloud client for the bridge's own read account (``[nextcloud] login``)."""
+    from presence_bridge.nextcloud import Credential, NextcloudClient, RetryPolicy
+
+    nextcloud = settings.nextcloud
+    credential = Credential(nextcloud.login, nextcloud.app_password.reveal())
+    return NextcloudClient(http, credential, retry=RetryPolicy(), user_agent=nextcloud.user_agent)
+
+
+async def _check_user_exists(settings: config.Settings, user_id: str) -> str | None:
+    """Raise BridgeError when Nextcloud reports that ``user_id`` does not exist.
+
+    Returns None when the user exists, or a warning saying why the read account
+    could not tell.  Only OCS status 404 means "no such user".  Nextcloud 31
+    returns OCS status 998 to an account that may not read other users.
+    """
+    from presence_bridge.errors import NextcloudError, NextcloudNotFound
+    from presence_bridge.linking.purge import nextcloud_user_exists
+
+    login = settings.nextcloud.login
+    async with _http(settings) as http:
+        try:
+            exists = await nextcloud_user_exists(read_account(settings, http), user_id)
+        except NextcloudNotFound:
+            return (
+                f"linked without checking that Nextcloud user {user_id!r} exists, because the read account "
+                f"{login!r} may not read other users. Make it an admin, or a subadmin of the user's groups, "
+                "to have this checked"
+            )
+        except NextcloudError as error:
+            return f"linked without checking that Nextcloud user {user_id!r} exists, because the check failed: {error}"
+    if not exists:
+        raise BridgeError(
+            f"Nextcloud user {user_id!r} does not exist (checked with the read account {login!r}); "
+            "pass the user id shown in Nextcloud under Administration > Accounts"
+        )
+    return None
+
+
 async def _link(args: argparse.Namespace, settings: config.Settings) -> int:
     from presence_bridge.linking.csv_import import RowError, check_nextcloud_user_id
     from presence_bridge.linking.service import LinkingService
@@ -174,6 +213,7 @@ async def _link(args: argparse.Namespace, settings: config.Settings) -> int:
             if existing is not None and existing.nextcloud_user_id == args.nextcloud_user:
                 print(f"{identity} is already linked to Nextcloud user {args.nextcloud_user}; nothing changed.")
                 return EXIT_OK
+            unchecked = await _check_user_exists(settings, args.nextcloud_user)
             await store.link(identity, args.nextcloud_user)
             await store.add_audit(
                 actor="operator", source="cli", action="link", nextcloud_user_id=args.nextcloud_user,
@@ -185,6 +225,8 @@ async def _link(args: argparse.Namespace, settings: config.Settings) -> int:
                 "Nextcloud -> chat works. For chat -> Nextcloud the user sends `link`, or you run this "
                 "again with --app-password-file or --app-password-stdin."
             )
+            if unchecked:
+                print(f"warning: {unchecked}", file=sys.stderr)
             return EXIT_OK
         async with _http(settings) as http:
             service = LinkingService(store, http, user_agent=settings.nextcloud.user_agent)

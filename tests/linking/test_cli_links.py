@@ -44,6 +44,12 @@ class Bridge:
     def run(self, *args: str) -> int:
         return cli.main([*args, "--config", str(self.config)])
 
+    def use_read_account(self, login: str, app_password: str) -> None:
+        """Make the bridge read Nextcloud as ``login`` in place of the admin."""
+        text = self.config.read_text(encoding="utf-8")
+        text = text.replace('login = "admin"', f'login = "{login}"').replace(ADMIN_APP_PASSWORD, app_password)
+        self.config.write_text(text, encoding="utf-8")
+
     def read(self, identity: ChatIdentity) -> tuple[Link | None, NextcloudCredentials | None]:
         async def read() -> tuple[Link | None, NextcloudCredentials | None]:
             store = await open_store(f"sqlite+aiosqlite:///{self.database}", encryption_keys=[self.key])
@@ -247,3 +253,42 @@ def test_import_semicolon_file_hinted(bridge: Bridge, tmp_path: Path, capsys: py
     assert f"{csv_file}:1: rejected: expected 3 or 4 columns" in output.err
     assert "must be comma-separated" in output.err
     assert "Imported 0 new links. 0 rows were already linked the same way. 1 row was rejected." in output.out
+
+
+def test_link_unknown_user_rejected(bridge: Bridge, capsys: pytest.CaptureFixture[str]) -> None:
+    status = bridge.run("link", "--platform", "slack", "--chat-user", "U0CAROL", "--workspace", "T1",
+                        "--nextcloud-user", "nosuchuser")
+
+    assert status == 1
+    assert "Nextcloud user 'nosuchuser' does not exist" in capsys.readouterr().err
+    assert bridge.read(CAROL) == (None, None)
+
+
+def test_link_checked_by_admin_no_warning(bridge: Bridge, capsys: pytest.CaptureFixture[str]) -> None:
+    status = bridge.run("link", "--platform", "matrix", "--chat-user", "@bob:example.org", "--nextcloud-user", "bob")
+
+    assert status == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_link_plain_reader_warns(bridge: Bridge, capsys: pytest.CaptureFixture[str]) -> None:
+    bridge.use_read_account("carol", CAROL_PASSWORD)
+
+    status = bridge.run("link", "--platform", "matrix", "--chat-user", "@bob:example.org", "--nextcloud-user", "bob")
+
+    assert status == 0
+    error = capsys.readouterr().err
+    assert "warning: linked without checking that Nextcloud user 'bob' exists" in error
+    assert "may not read other users" in error
+    link, _ = bridge.read(ChatIdentity(Platform.MATRIX, "example.org", "@bob:example.org"))
+    assert link is not None
+
+
+def test_link_plain_reader_unknown_rejected(bridge: Bridge, capsys: pytest.CaptureFixture[str]) -> None:
+    bridge.use_read_account("carol", CAROL_PASSWORD)
+
+    status = bridge.run("link", "--platform", "slack", "--chat-user", "U0CAROL", "--workspace", "T1",
+                        "--nextcloud-user", "nosuchuser")
+
+    assert status == 1
+    assert "Nextcloud user 'nosuchuser' does not exist" in capsys.readouterr().err
