@@ -18,12 +18,8 @@ rate limit.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
-import os
 import secrets
-import socket
 import subprocess
 import threading
 import time
@@ -36,85 +32,31 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from presence_bridge import synapse_local
 from presence_bridge.matrix.presence_events import BacklogRule, PresenceUpdate
 from presence_bridge.matrix.registration import Registration, default_user_regex, generate_token, render_registration
 from presence_bridge.matrix.transactions import TransactionEndpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PYTHON_ENV = "PRESENCE_BRIDGE_SYNAPSE_PYTHON"
+PYTHON_ENV = synapse_local.PYTHON_ENV
 SERVER_NAME = "localhost"
 STARTUP_TIMEOUT = 60.0
 """Seconds to wait for Synapse to start: a guard against hanging, not a measurement."""
 WAIT_TIMEOUT = 20.0
 """Seconds a test waits for an event to arrive before it fails."""
 
-_RELAXED = {"per_second": 1000, "burst_count": 1000}
-
 
 def find_synapse_python() -> Path | None:
     """Return the interpreter with Synapse: ``$PRESENCE_BRIDGE_SYNAPSE_PYTHON``, else ``.venv-synapse``."""
-    configured = os.environ.get(PYTHON_ENV)
-    candidate = Path(configured) if configured else REPO_ROOT / ".venv-synapse" / "bin" / "python"
-    if not candidate.is_file():
-        return None
-    probe = subprocess.run(
-        [str(candidate), "-c", "import synapse.app.homeserver"], capture_output=True, timeout=60, check=False
-    )
-    return candidate if probe.returncode == 0 else None
+    return synapse_local.find_synapse_python(REPO_ROOT)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+free_port = synapse_local.free_port
 
 
 def homeserver_config(datadir: Path, port: int, registration_files: Sequence[Path], shared_secret: str) -> dict[str, Any]:
     """Return a loopback-only homeserver.yaml as a dict (JSON is valid YAML)."""
-    return {
-        "server_name": SERVER_NAME,
-        "public_baseurl": f"http://127.0.0.1:{port}/",
-        "pid_file": str(datadir / "homeserver.pid"),
-        "listeners": [
-            {
-                "port": port,
-                "bind_addresses": ["127.0.0.1"],
-                "type": "http",
-                "tls": False,
-                "x_forwarded": False,
-                "resources": [{"names": ["client"], "compress": False}],
-            }
-        ],
-        "database": {"name": "sqlite3", "args": {"database": str(datadir / "homeserver.db")}},
-        "media_store_path": str(datadir / "media_store"),
-        "signing_key_path": str(datadir / "signing.key"),
-        "registration_shared_secret": shared_secret,
-        "macaroon_secret_key": secrets.token_hex(16),
-        "form_secret": secrets.token_hex(16),
-        "enable_registration": False,
-        "bcrypt_rounds": 4,
-        "report_stats": False,
-        "trusted_key_servers": [],
-        "suppress_key_server_warning": True,
-        "federation_domain_whitelist": [],
-        "federation_sender_instances": [],
-        "url_preview_enabled": False,
-        "enable_metrics": False,
-        "push": {"enabled": False},
-        "presence": {"enabled": True},
-        "experimental_features": {"msc3026_enabled": True},
-        "app_service_config_files": [str(path) for path in registration_files],
-        "rc_message": _RELAXED,
-        "rc_registration": _RELAXED,
-        "rc_login": {"address": _RELAXED, "account": _RELAXED, "failed_attempts": _RELAXED},
-        "rc_joins": {"local": _RELAXED, "remote": _RELAXED},
-        "rc_joins_per_room": _RELAXED,
-        "rc_invites": {"per_room": _RELAXED, "per_user": _RELAXED, "per_issuer": _RELAXED},
-        "rc_room_creation": _RELAXED,
-        "rc_admin_redaction": _RELAXED,
-        "rc_profile": _RELAXED,
-        "rc_user_directory": _RELAXED,
-    }
+    return synapse_local.loopback_homeserver_config(datadir, port, registration_files, shared_secret, SERVER_NAME)
 
 
 @dataclass(frozen=True)
@@ -269,17 +211,8 @@ class SynapseServer:
         """
         localpart = f"{prefix}-{secrets.token_hex(4)}"
         password = secrets.token_urlsafe(12)
-        url = f"{self.base_url}/_synapse/admin/v1/register"
-        nonce = httpx.get(url, timeout=10).json()["nonce"]
-        message = b"\x00".join(
-            [nonce.encode(), localpart.encode(), password.encode(), b"admin" if admin else b"notadmin"]
-        )
-        mac = hmac.new(self.shared_secret.encode(), message, hashlib.sha1).hexdigest()
-        body = {"nonce": nonce, "username": localpart, "password": password, "admin": admin, "mac": mac}
-        response = httpx.post(url, json=body, timeout=30)
-        response.raise_for_status()
-        data = response.json()
-        user = MatrixUser(data["user_id"], password, data["access_token"], data["device_id"])
+        registered = synapse_local.register_user(self.base_url, self.shared_secret, localpart, password, admin=admin)
+        user = MatrixUser(registered.user_id, password, registered.access_token, registered.device_id)
         if not rate_limited and self._admin is not None:
             self._exempt_from_rate_limits(user.user_id)
         return user
