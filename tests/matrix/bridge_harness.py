@@ -33,6 +33,7 @@ from presence_bridge.core.ids import ChatIdentity, Platform
 from presence_bridge.emulator.server import EmulatorServer
 from presence_bridge.service.runner import BridgeProcess
 from presence_bridge.storage import open_store
+from presence_bridge.matrix.registration import Registration
 from tests.matrix.synapse_harness import STARTUP_TIMEOUT, WAIT_TIMEOUT, MatrixUser, SynapseServer, free_port
 
 OCS_HEADERS = {"OCS-APIRequest": "true", "Accept": "application/json"}
@@ -131,10 +132,11 @@ class RunningBridge:
         self.port = free_port()
         self.process: BridgeProcess | None = None
         self._task: asyncio.Task[int] | None = None
+        self.bot_user_id = self.bot_of(synapse.bridge.sender_localpart)
+        """The bot of the appservice mode; a test of the plain-bot mode sets its own."""
 
-    @property
-    def bot_user_id(self) -> str:
-        return f"@{self.synapse.bridge.sender_localpart}:{self.synapse.server_name}"
+    def bot_of(self, localpart: str) -> str:
+        return f"@{localpart}:{self.synapse.server_name}"
 
     async def link(self, nextcloud_user: str, matrix_user: MatrixUser, *, credentials: bool = True) -> None:
         identity = ChatIdentity(Platform.MATRIX, self.synapse.server_name, matrix_user.user_id)
@@ -143,8 +145,17 @@ class RunningBridge:
             if credentials:
                 await store.set_credentials(identity, nextcloud_user, f"{nextcloud_user}-app")
 
-    def config(self, matrix_extra: str = "", debounce: float = 0.0) -> str:
-        registration = self.synapse.bridge
+    def appservice_table(self, registration: Registration | None = None) -> str:
+        """Return the ``[matrix]`` keys of an appservice bridge (default: the bridge's registration)."""
+        registration = registration or self.synapse.bridge
+        return f"""
+as_token = "{registration.as_token}"
+hs_token = "{registration.hs_token}"
+appservice_id = "{registration.id}"
+bot_localpart = "{registration.sender_localpart}"
+"""
+
+    def config(self, matrix_table: str, debounce: float) -> str:
         return f"""
 [nextcloud]
 url = "{self.nextcloud.server.base_url}"
@@ -175,15 +186,13 @@ send_timeout_seconds = 10
 [matrix]
 homeserver_url = "{self.synapse.base_url}"
 server_name = "{self.synapse.server_name}"
-as_token = "{registration.as_token}"
-hs_token = "{registration.hs_token}"
-appservice_id = "{registration.id}"
-bot_localpart = "{registration.sender_localpart}"
-{matrix_extra}
+{matrix_table}
 """
 
-    async def start(self, matrix_extra: str = "", debounce: float = 0.0) -> BridgeProcess:
-        settings = loads(self.config(matrix_extra, debounce), base_dir=self.folder, environ={})
+    async def start(self, matrix_extra: str = "", *, matrix_table: str | None = None, debounce: float = 0.0) -> BridgeProcess:
+        """Start the process; ``matrix_table`` replaces the appservice keys of ``[matrix]``, ``matrix_extra`` adds keys."""
+        table = (self.appservice_table() if matrix_table is None else matrix_table) + matrix_extra
+        settings = loads(self.config(table, debounce), base_dir=self.folder, environ={})
         self.process = BridgeProcess(settings)
         self._task = asyncio.create_task(self.process.run(), name="bridge process")
         self.relay.target_url = f"http://127.0.0.1:{self.port}"

@@ -3,7 +3,8 @@
 :class:`PresenceInbound` is the presence handler of both sources.  For each update it
 
 1. drops the bot's own presence and the bridge's own writes coming back
-   (:class:`~presence_bridge.matrix.echo.EchoFilter`);
+   (:class:`~presence_bridge.matrix.echo.EchoFilter`), and ignores a status
+   message that is the bridge's own recent write even where the state differs;
 2. remembers the presence as the user's last known one, and stops there for a
    backlog update (a state from before the bridge was listening);
 3. maps the change with :func:`~presence_bridge.core.mapping_matrix.matrix_to_nextcloud`
@@ -17,6 +18,7 @@ Users who are not linked are ignored by the gateway.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import Protocol
@@ -35,7 +37,7 @@ from presence_bridge.core.mapping_common import (
 from presence_bridge.core.mapping_matrix import matrix_to_nextcloud
 from presence_bridge.core.status import MatrixPresence, NextcloudStatusType
 from presence_bridge.core.sync_state import StatusChange, StatusMessage
-from presence_bridge.matrix.echo import EchoFilter
+from presence_bridge.matrix.echo import DEFAULT_ECHO_WINDOW_SECONDS, EchoFilter
 from presence_bridge.matrix.presence_events import PresenceUpdate
 from presence_bridge.matrix.settings import server_of
 
@@ -99,6 +101,7 @@ class PresenceInbound:
             return
         if update.backlog:
             return
+        previous = self._without_bridge_message(update, previous)
         writes = matrix_to_nextcloud(update.presence, previous, predefined=self._predefined, options=self._options)
         identity = ChatIdentity(Platform.MATRIX, server_of(user_id), user_id)
         event_time = update.received_at
@@ -110,3 +113,19 @@ class PresenceInbound:
             else:
                 continue
             self.mirrored += 1
+
+    def _without_bridge_message(self, update: PresenceUpdate, previous: MatrixPresence | None) -> MatrixPresence | None:
+        """Return ``previous`` with the update's message when that message is the bridge's own recent write.
+
+        A user whose own client is present shows that client's state with the
+        bridge's message, so the update is no exact echo.  Its message is still not
+        the user's, and mapping it would copy Nextcloud's message back or clear it.
+        """
+        written = self._echo_filter.last_written(update.user_id)
+        if written is None or update.received_at - written.at > DEFAULT_ECHO_WINDOW_SECONDS:
+            return previous
+        if (update.presence.status_msg or None) != (written.presence.status_msg or None):
+            return previous
+        if previous is None:
+            return MatrixPresence(update.presence.presence, update.presence.status_msg)
+        return dataclasses.replace(previous, status_msg=update.presence.status_msg)

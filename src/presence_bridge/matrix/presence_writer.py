@@ -69,13 +69,14 @@ class MatrixPresenceWriter:
         """Make ``user_id`` show ``desired``; raises :class:`MatrixError` when the homeserver fails."""
         state = presence_state(desired, busy_supported=await self.busy_supported())
         current = await self._client.get_presence(user_id)
+        # Recorded before sending: the homeserver may push the change back before the PUT returns.
+        if self._echo_filter is not None:
+            sent = MatrixPresence(desired.presence, desired.status_msg, busy=state == BUSY_STATE)
+            self._echo_filter.record_write(user_id, sent)
         if current.state == BUSY_STATE and state != BUSY_STATE:
             await self._client.clear_busy(user_id, state, desired.status_msg)
         else:
             await self._client.set_presence(user_id, state, desired.status_msg)
-        if self._echo_filter is not None:
-            sent = MatrixPresence(desired.presence, desired.status_msg, busy=state == BUSY_STATE)
-            self._echo_filter.record_write(user_id, sent)
 
     async def apply(self, write: ChatWrite) -> ApplyResult:
         """Write ``write.desired`` to the Matrix user ``write.chat_user_id``; a failure is a result."""
