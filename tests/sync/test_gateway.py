@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from presence_bridge.core.ids import NextcloudUserId, Platform
+from presence_bridge.core.mapping_common import MappingOptions
 from presence_bridge.core.status import NextcloudStatusType
 from presence_bridge.core.sync_state import StatusChange, StatusMessage
 
@@ -298,3 +300,42 @@ async def test_status_replies_explain_expiry(bridge: Bridge) -> None:
 
     assert "while one of your clients is active" in online.text
     assert "The status message reads 'Away'." in away.text
+
+
+async def test_custom_emoji_alone_kept_as_text(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    await bridge.command("alice", "🌴 On vacation")
+
+    reply = await bridge.command("alice", ":partyparrot:")
+
+    assert reply.ok, reply.text
+    assert "reads ':partyparrot:'" in reply.text
+    own = bridge.nextcloud.own_status("alice")
+    assert own["message"] == ":partyparrot:"
+    assert own["icon"] is None
+
+
+async def test_custom_emoji_with_text_keeps_text(bridge: Bridge) -> None:
+    await bridge.link("alice")
+
+    reply = await bridge.command("alice", ":partyparrot: Release party")
+
+    assert reply.ok, reply.text
+    assert "without an icon" in reply.text
+    own = bridge.nextcloud.own_status("alice")
+    assert own["message"] == "Release party"
+    assert own["icon"] is None
+
+
+async def test_custom_emoji_uses_fallback_icon(bridge: Bridge) -> None:
+    fallback = dataclasses.replace(bridge.settings, mapping=MappingOptions(custom_emoji_fallback="💬"))
+    bridge.gateway.settings = fallback
+    await bridge.link("alice")
+
+    reply = await bridge.command("alice", ":partyparrot: Release party")
+
+    assert reply.ok, reply.text
+    assert "shows 💬 in its place" in reply.text
+    own = bridge.nextcloud.own_status("alice")
+    assert own["message"] == "Release party"
+    assert own["icon"] == "💬"

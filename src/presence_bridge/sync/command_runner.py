@@ -169,9 +169,24 @@ class CommandRunner:
             change = StatusChange(message=StatusMessage(message_id=command.message_id, clear_at=clear_at))
         else:
             clear_at = command.expiry.clear_at if command.expiry is not None else None
-            message = StatusMessage(message=command.message, icon=command.icon.glyph, clear_at=clear_at)
-            change = StatusChange(message=message)
+            change = StatusChange(message=self._custom_message(command, clear_at))
         return CommandIntent(user, CommandAction.SET, issued, change, platform)
+
+    def _custom_message(self, command: SetCustomCommand, clear_at: int | None) -> StatusMessage:
+        """Build the Nextcloud message of a custom status.
+
+        Nextcloud stores only Unicode emoji, so a custom Slack workspace emoji
+        becomes the configured fallback icon or no icon.  With neither a
+        fallback nor a message, the shortcode becomes the message text, as the
+        Slack -> Nextcloud mapping does, so the status is not an empty message.
+        """
+        if not command.icon.is_custom:
+            return StatusMessage(message=command.message, icon=command.icon.glyph, clear_at=clear_at)
+        fallback = self._gateway.settings.mapping.custom_emoji_fallback
+        text = command.message
+        if fallback is None and not text:
+            text = command.icon.shortcode or ""
+        return StatusMessage(message=text, icon=fallback, clear_at=clear_at)
 
     async def _message_with_expiry(
         self, link: Link, status: NextcloudStatusType, clear_at: int | None
@@ -198,6 +213,8 @@ class CommandRunner:
         label = STATUS_LABELS.get(change.status_type) if change.status_type is not None else None
         if change.message is not None and label is not None and change.message.message == label:
             effect += f" The status message reads {label!r}."
+        if isinstance(command, SetCustomCommand) and command.icon.is_custom and change.message is not None:
+            effect += _custom_emoji_note(command.icon.shortcode or "", change.message)
         return Reply(f"Done: {command.render()}. {effect}")
 
     async def _account_command(self, conversation: Conversation, command: LinkCommand | UnlinkCommand) -> Reply:
@@ -227,6 +244,15 @@ class CommandRunner:
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 logger.warning("Link %s has the unknown time zone %r; using the default", link.identity, link.time_zone)
         return self._gateway.settings.default_timezone
+
+
+def _custom_emoji_note(shortcode: str, message: StatusMessage) -> str:
+    """Tell the user what Nextcloud shows in place of a custom workspace emoji, which has no Unicode form."""
+    if message.icon is not None:
+        return f" Nextcloud has no {shortcode} emoji, so it shows {message.icon} in its place."
+    if message.message == shortcode:
+        return f" Nextcloud has no {shortcode} emoji, so your status message there reads {shortcode!r}."
+    return f" Nextcloud has no {shortcode} emoji, so your status there shows the message without an icon."
 
 
 def _usable(link: Link | None) -> bool:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from presence_bridge.config import Settings
 from presence_bridge.core.ids import Platform
+from presence_bridge.core.mapping_common import MappingOptions
 from presence_bridge.core.sync_state import PlannerSettings
 from presence_bridge.nextcloud import DEFAULT_PAGE_LIMIT
 
@@ -32,6 +33,8 @@ class EngineSettings:
     team_leads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     default_timezone: zoneinfo.ZoneInfo = field(default_factory=lambda: zoneinfo.ZoneInfo("UTC"))
     week_start: int = 0
+    mapping: MappingOptions = field(default_factory=MappingOptions)
+    """Operator settings of the mapping rules; chat commands use ``custom_emoji_fallback``."""
     reader_user_id: str | None = None
     """The read account's Nextcloud user id.  Knowing it saves one request when telling a hidden list from an empty one."""
 
@@ -39,6 +42,8 @@ class EngineSettings:
     def from_config(cls, settings: Settings, platforms: frozenset[Platform]) -> EngineSettings:
         """Build from the loaded configuration, for the chat platforms the process runs."""
         sync = settings.sync
+        # NOTE: no configuration key sets ``mapping`` yet, so the run process uses the
+        # defaults of MappingOptions (no custom emoji fallback).
         return cls(
             platforms=platforms,
             sweep_interval=sync.sweep_interval_seconds,
