@@ -70,6 +70,17 @@ def test_console_script_installed() -> None:
     assert SCRIPT.exists(), f"{SCRIPT} is missing; install the package with pip install -e ."
 
 
+def test_cli_import_skips_http_stack() -> None:
+    """Importing the CLI loads no network or database library; commands import them when they run."""
+    code = (
+        "import sys, presence_bridge.cli; "
+        "print(sorted(m for m in ('httpx', 'uvicorn', 'sqlalchemy', 'nio') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_version() -> None:
     result = run_cli("--version")
     assert result.returncode == 0
