@@ -184,3 +184,21 @@ async def test_disallowed_user_refused_once(running_bridge: RunningBridge) -> No
     assert len(await alice_chat.messages_from(room_id, bot)) == 2
     assert running_bridge.nextcloud.row("mallory").get("status") in (None, "offline")
     assert bot not in await mallory_chat.members(declined)
+
+
+async def test_admin_sees_health_and_unlinked(running_bridge: RunningBridge) -> None:
+    running_bridge.nextcloud.add_users("alice")
+    admin = running_bridge.synapse.register_user("boss")
+    await running_bridge.start(matrix_extra=f'admins = ["{admin.user_id}"]')
+    chat = Chat(running_bridge.synapse.base_url, admin)
+    stranger = running_bridge.synapse.register_user("stranger")
+    room_id = await chat.open_room(running_bridge.bot_user_id, stranger.user_id, direct=False)
+    await chat.wait_for_member(room_id, running_bridge.bot_user_id)
+    await Chat(running_bridge.synapse.base_url, stranger).join(room_id)
+
+    reply = await command(chat, running_bridge.bot_user_id, room_id, "!status health")
+
+    assert "Links: 0" in reply["body"]
+    assert "Writes queued for chat: 0" in reply["body"]
+    assert stranger.user_id in reply["body"]
+    assert "<strong>Bridge health</strong>" in reply["formatted_body"]

@@ -1,4 +1,4 @@
-"""The Matrix bot: answers ``!status`` commands and joins the rooms allowed users invite it to.
+"""The Matrix bot: runs ``!status`` commands and joins the rooms allowed users invite it to.
 
 :class:`MatrixBot` takes room events as the client-server API serves them (JSON
 objects) from either source:

@@ -2,7 +2,7 @@
 
 :class:`SyncLoop` long-polls with the bot user's access token and hands the room
 events to :class:`~presence_bridge.matrix.bot.MatrixBot` and the ``m.presence``
-events to the presence handler (the bot sees only users it shares a room with).
+events to the presence handler.  The homeserver sends the bot only the presence of users it shares a room with.
 
 - The ``next_batch`` token is stored in the bridge's store before the events of a
   sync are handled, so a restart continues after the last handled sync instead of
@@ -10,8 +10,12 @@ events to the presence handler (the bot sees only users it shares a room with).
   timeline is ignored: it holds up to ten old messages per room.  Its invites are
   still answered.
 - Every sync passes ``set_presence="offline"``, which leaves the bot's presence alone.
-- The nio client returns a 429 as an error (``max_limit_exceeded=0``); the loop then
-  waits what the homeserver asked for before its next sync.
+- The nio client returns a 429 as an error (``max_limit_exceeded=0``), and the loop
+  then waits what the homeserver asked for before its next sync.
+
+NOTE: every replica of ``run`` with the same plain bot token syncs and replies, so
+run one replica in this mode; the appservice mode has no such limit because the
+homeserver pushes each transaction to one URL.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ start with the command word (``!status``), or that come from a room the bot has
 not joined, are ignored.  Then:
 
 - A sender not allowed by ``[matrix]`` (``allowed_servers``, ``allowed_users``,
-  ``admins``) gets one polite refusal, the first time only; the refused user ids are
-  kept in the store so a restart does not refuse them again.
+  ``admins``) gets one polite refusal, the first time only.  The rejected user ids
+  are kept in the store, so a restart does not send the refusal again.
 - ``!status health`` from an admin is answered here: link health, queued writes and
   the members of the bot's rooms who are not linked.  From anyone else it goes to
   the gateway like every other command.
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 COMMAND_WORD = "!status"
 REFUSED_KEY_PREFIX = "matrix.refused:"
-"""Store key prefix marking a user who was already told they may not use the bridge."""
+"""Store key prefix marking a user who was already sent the refusal."""
 REFUSAL = (
     "Sorry, this bridge only serves accounts its operator allowed, and {user} is not one of them. "
     "I will not answer further messages from this account."
@@ -83,11 +83,11 @@ class CommandHandler:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def handle_message(self, room_id: str, sender: str, body: str) -> None:
-        """Answer ``body`` from ``sender`` in ``room_id`` when it is a command."""
+        """Run ``body`` from ``sender`` in ``room_id`` and send the reply, when it is a command."""
         text = command_text(body)
         if text is None:
             return
-        # An appservice receives the messages of every room its users write in; answer only where the bot is.
+        # An appservice receives the messages of every room its users write in, so reply only where the bot is.
         if str(self._client.user_id) not in await joined_members(self._client, room_id):
             return
         async with self._locks[sender]:
@@ -118,7 +118,7 @@ class CommandHandler:
     async def _refuse_once(self, room_id: str, sender: str) -> None:
         key = REFUSED_KEY_PREFIX + sender
         if await self._store.get_value(key) is not None:
-            logger.debug("Ignored a command from %s, who was refused before", sender)
+            logger.debug("Ignored a command from %s, who was already sent the refusal", sender)
             return
         await self._store.set_value(key, "1")
         logger.info("Refused %s: the [matrix] allowed_servers and allowed_users settings exclude it", sender)

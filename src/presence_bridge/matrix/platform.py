@@ -16,7 +16,7 @@ and whose own Matrix client is not present, are written again, at most
 tried again at a later tick; it never delays the outbox.
 
 Without an appservice (no ``as_token``) the bridge cannot set other users'
-presence, so ``apply`` fails for good; presence still flows from Matrix to
+presence, so ``apply`` fails for good.  Presence still flows from Matrix to
 Nextcloud through the bot's sync.
 """
 
