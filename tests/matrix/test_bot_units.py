@@ -83,3 +83,32 @@ async def test_renewal_rewrites_decaying_presence() -> None:
     assert await platform.renew_due() == 1
 
     assert writer.writes == [("@a:x", away)]
+
+
+class RecordingCommands:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str, str]] = []
+
+    async def handle_message(self, room_id: str, sender: str, body: str) -> None:
+        self.messages.append((room_id, sender, body))
+
+
+async def test_bot_ignores_stale_commands() -> None:
+    from presence_bridge.matrix.bot import COMMAND_MAX_AGE, MatrixBot, make_client
+    from presence_bridge.matrix.settings import MatrixSettings
+
+    now = 2_000_000.0
+    client = make_client("http://127.0.0.1:9", "@bot:x", "token")
+    commands = RecordingCommands()
+    settings = MatrixSettings(homeserver_url="http://127.0.0.1:9", server_name="x")
+    bot = MatrixBot(client, settings, commands, clock=lambda: now)  # type: ignore[arg-type]
+
+    def message(body: str, age: float) -> dict[str, Any]:
+        content = {"msgtype": "m.text", "body": body}
+        return {"type": "m.room.message", "sender": "@a:x", "room_id": "!r:x", "content": content, "origin_server_ts": int((now - age) * 1000)}
+
+    await bot.handle_events([message("!status away", COMMAND_MAX_AGE + 1), message("!status dnd", 5)])
+    await bot.idle()
+    await client.close()
+
+    assert commands.messages == [("!r:x", "@a:x", "!status dnd")]

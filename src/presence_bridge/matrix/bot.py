@@ -14,7 +14,9 @@ objects) from either source:
 It sends with a matrix-nio client that never syncs in appservice mode and is built
 with ``max_limit_exceeded=0``, so a 429 comes back as an error instead of nio
 retrying it forever.  Each command runs in its own task, so a slow or
-rate-limited reply holds up no other user.  The bot never calls nio's
+rate-limited reply holds up no other user.  A message older than
+``COMMAND_MAX_AGE`` (a command the homeserver kept while the bridge was down) is
+ignored.  The bot never calls nio's
 ``set_presence``: nio re-sends that value on every later sync, and a stored
 MSC3026 busy makes every sync fail with 400.
 """
@@ -23,7 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from nio import AsyncClient, AsyncClientConfig, JoinResponse
 
@@ -34,6 +37,8 @@ from presence_bridge.matrix.settings import MatrixSettings
 logger = logging.getLogger(__name__)
 
 DEVICE_ID = "PRESENCEBRIDGE"
+COMMAND_MAX_AGE = 600.0
+"""Seconds after which a command is ignored: one sent while the bridge was down for longer is stale."""
 STOP_WAIT = 10.0
 """Seconds :meth:`MatrixBot.run` waits for commands in progress after a stop."""
 
@@ -49,8 +54,16 @@ def make_client(homeserver_url: str, user_id: str, access_token: str, request_ti
 class MatrixBot:
     """Handles the room events the bot receives; see the module docstring."""
 
-    def __init__(self, client: AsyncClient, settings: MatrixSettings, commands: CommandHandler) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        settings: MatrixSettings,
+        commands: CommandHandler,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.client = client
+        self._clock = clock
         self._settings = settings
         self._commands = commands
         self._tasks: set[asyncio.Task[None]] = set()
@@ -76,7 +89,16 @@ class MatrixBot:
             if kind == "m.room.member" and event.get("state_key") == self.user_id and content.get("membership") == "invite":
                 self._spawn(self._answer_invite(event_room, sender))
             elif kind == "m.room.message" and content.get("msgtype") == "m.text" and isinstance(content.get("body"), str):
+                if self._is_stale(event):
+                    logger.info("Ignored a message from %s in %s: sent more than %.0f s ago", sender, event_room, COMMAND_MAX_AGE)
+                    continue
                 self._spawn(self._commands.handle_message(event_room, sender, content["body"]))
+
+    def _is_stale(self, event: Mapping[str, object]) -> bool:
+        sent_at = event.get("origin_server_ts")
+        if not isinstance(sent_at, int) or isinstance(sent_at, bool):
+            return False
+        return self._clock() - sent_at / 1000 > COMMAND_MAX_AGE
 
     async def _answer_invite(self, room_id: str, inviter: str) -> None:
         if not self._settings.is_allowed(inviter):

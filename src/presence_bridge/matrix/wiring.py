@@ -74,7 +74,7 @@ def build_matrix_platform(
         return members
 
     commands = CommandHandler(client, settings, store, gateway, members=members_of_bot_rooms)
-    bot = MatrixBot(client, settings, commands)
+    bot = MatrixBot(client, settings, commands, clock=clock)
     appservice = writer = endpoint = sync_loop = None
     if settings.as_token is not None and settings.hs_token is not None:
         appservice = AppserviceClient(settings.homeserver_url, settings.as_token)
