@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from presence_bridge import __version__, cli_links, cli_matrix, cli_run, config
+from presence_bridge import __version__, cli_db, cli_links, cli_matrix, cli_run, config
 from presence_bridge.errors import BridgeError, ConfigError
 from presence_bridge.logs import CLI, setup_logging
 
@@ -227,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {config.DEFAULT_CONFIG_PATH})",
     )
     upgrade.set_defaults(handler=_db_upgrade)
+    cli_db.register(db_commands)
 
     emulator = commands.add_parser(
         "nextcloud-emulator",

@@ -98,7 +98,7 @@ def async_command(handler: Callable[[argparse.Namespace, config.Settings], Await
     return run
 
 
-def _count(number: int, singular: str, plural: str | None = None) -> str:
+def count_phrase(number: int, singular: str, plural: str | None = None) -> str:
     """Return ``number`` with the singular or plural phrase, e.g. ``1 new link`` or ``2 new links``."""
     return f"{number} {singular if number == 1 else plural or singular + 's'}"
 
@@ -138,13 +138,15 @@ def _read_app_password(args: argparse.Namespace) -> Any:
     return Secret(value, source=source)
 
 
-async def _open(settings: config.Settings) -> Any:
+async def open_configured_store(settings: config.Settings) -> Any:
+    """Open the store of ``[storage]``, upgrading its schema first."""
     from presence_bridge.storage import open_store
 
     return await open_store(settings.storage.url, encryption_keys=settings.storage.encryption_keys)
 
 
-def _http(settings: config.Settings) -> Any:
+def nextcloud_http(settings: config.Settings) -> Any:
+    """Build the HTTP client for ``[nextcloud]``: base URL, TLS, timeouts, proxy and User-Agent."""
     from presence_bridge.nextcloud import make_http_client
 
     nextcloud = settings.nextcloud
@@ -178,7 +180,7 @@ async def _check_user_exists(settings: config.Settings, user_id: str) -> str | N
     from presence_bridge.linking.purge import nextcloud_user_exists
 
     login = settings.nextcloud.login
-    async with _http(settings) as http:
+    async with nextcloud_http(settings) as http:
         try:
             exists = await nextcloud_user_exists(read_account(settings, http), user_id)
         except NextcloudNotFound:
@@ -207,7 +209,7 @@ async def _link(args: argparse.Namespace, settings: config.Settings) -> int:
     except RowError as error:
         raise BridgeError(str(error)) from None
     app_password = _read_app_password(args)
-    async with await _open(settings) as store:
+    async with await open_configured_store(settings) as store:
         if app_password is None:
             existing = await store.get_link(identity)
             if existing is not None and existing.nextcloud_user_id == args.nextcloud_user:
@@ -228,7 +230,7 @@ async def _link(args: argparse.Namespace, settings: config.Settings) -> int:
             if unchecked:
                 print(f"warning: {unchecked}", file=sys.stderr)
             return EXIT_OK
-        async with _http(settings) as http:
+        async with nextcloud_http(settings) as http:
             service = LinkingService(store, http, user_agent=settings.nextcloud.user_agent)
             await service.link_with_app_password(
                 identity, args.login_name or args.nextcloud_user, app_password, nextcloud_user_id=args.nextcloud_user
@@ -241,8 +243,8 @@ async def _unlink(args: argparse.Namespace, settings: config.Settings) -> int:
     from presence_bridge.linking.service import LinkingService
 
     identity = _identity(args)
-    async with await _open(settings) as store:
-        async with _http(settings) as http:
+    async with await open_configured_store(settings) as store:
+        async with nextcloud_http(settings) as http:
             result = await LinkingService(store, http, user_agent=settings.nextcloud.user_agent).unlink(identity)
     if result.forgotten is None:
         print(f"error: {identity} is not linked; nothing to unlink (its audit entries were deleted)", file=sys.stderr)
@@ -265,7 +267,7 @@ async def _links(args: argparse.Namespace, settings: config.Settings) -> int:
     from presence_bridge.linking.link_table import format_links
 
     platform = Platform(args.platform) if args.platform else None
-    async with await _open(settings) as store:
+    async with await open_configured_store(settings) as store:
         links = await store.list_links(platform=platform)
     for line in format_links(links):
         print(line)
@@ -282,15 +284,15 @@ async def _import(args: argparse.Namespace, settings: config.Settings) -> int:
             text = Path(args.csv).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise BridgeError(f"cannot read the CSV file {args.csv!r}: {error}") from None
-    async with await _open(settings) as store:
+    async with await open_configured_store(settings) as store:
         report = await import_links(store, text.splitlines(keepends=True), default_workspace=args.workspace)
     for rejected in report.rejected:
         print(f"{args.csv}:{rejected.line}: rejected: {rejected.reason}", file=sys.stderr)
     unchanged = len(report.unchanged)
     rejected = len(report.rejected)
     print(
-        f"Imported {_count(len(report.linked), 'new link')}. "
-        f"{_count(unchanged, 'row was', 'rows were')} already linked the same way. "
-        f"{_count(rejected, 'row was', 'rows were')} rejected."
+        f"Imported {count_phrase(len(report.linked), 'new link')}. "
+        f"{count_phrase(unchanged, 'row was', 'rows were')} already linked the same way. "
+        f"{count_phrase(rejected, 'row was', 'rows were')} rejected."
     )
     return EXIT_FAILURE if report.rejected else EXIT_OK

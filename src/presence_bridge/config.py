@@ -162,6 +162,8 @@ class StorageSettings:
     url: str = setting(_storage_url, "a database URL", default=DEFAULT_STORAGE_URL)
     previous_encryption_key: Secret | None = secret_setting(FERNET_KEY_EXPECTED, parse=_fernet_key, required=False)
     """The key used before ``encryption_key``; values stored under it stay readable."""
+    audit_retention_days: int = setting(int_range(0, 36500), "days, 0 to keep entries forever", default=90)
+    """Age in days after which the daily maintenance deletes audit entries; 0 keeps them forever."""
 
     @property
     def encryption_keys(self) -> tuple[Secret, ...]:

@@ -10,7 +10,9 @@ or SIGINT:
   while this replica holds it, the sync engine that sweeps Nextcloud
   (:mod:`.engine_task`);
 - the outbox dispatcher (:class:`~presence_bridge.sync.dispatcher.Dispatcher`);
-- a probe of the Nextcloud read account for ``/readyz``.
+- a probe of the Nextcloud read account for ``/readyz``;
+- the daily maintenance (:mod:`presence_bridge.sync.maintenance`) while this
+  replica holds the leader lease.
 
 Several processes may share one PostgreSQL database: the lease picks the one
 that sweeps, and every process dispatches, with ``FOR UPDATE SKIP LOCKED``
@@ -45,6 +47,7 @@ from ..nextcloud import NextcloudClient
 from ..storage import OutboxState, Store, open_store
 from ..sync.dispatcher import Dispatcher, DispatcherOptions
 from ..sync.leader import LeaderLease
+from ..sync.maintenance import MaintenanceTask
 from ..sync.metrics import EngineMetrics
 from ..sync.testhooks import KillSwitch, send_delay_from_environment
 from .check import describe_nextcloud_error, make_reader
@@ -137,6 +140,13 @@ class BridgeProcess:
         self.status.is_leader = lambda: leader.is_leader
         wake_dispatcher = _Deferred()
         engine = EngineParts(settings, store, http, reader, self.engine_metrics, wake_dispatcher)
+        maintenance = MaintenanceTask(
+            store,
+            engine.linking,
+            reader,
+            audit_retention_days=settings.storage.audit_retention_days,
+            is_leader=lambda: leader.is_leader,
+        )
         platforms = engine.platforms
         dispatcher = Dispatcher(
             store,
@@ -168,6 +178,7 @@ class BridgeProcess:
             "dispatcher": self._spawn(dispatcher.run(), "dispatcher"),
             "sweeps": self._spawn(engine.run_while_leader(leader, self._stop), "sweeps"),
             "keep-alives": self._spawn(engine.run_keepalives(), "keep-alives"),
+            "maintenance": self._spawn(maintenance.run(), "maintenance"),
             "nextcloud probe": self._spawn(self._probe_nextcloud(reader), "nextcloud probe"),
         }
         background = [platform for platform in platforms if isinstance(platform, BackgroundPlatform)]
@@ -182,6 +193,8 @@ class BridgeProcess:
         engine.stop_keepalives()
         await _finish(tasks["keep-alives"], timeout=STOP_GRACE)
         await _finish(tasks["nextcloud probe"], cancel=True)
+        maintenance.stop()
+        await _finish(tasks["maintenance"], timeout=STOP_GRACE)
         dispatcher.stop()
         await _finish(tasks["dispatcher"], timeout=settings.dispatcher.send_timeout_seconds + STOP_GRACE)
         # Platforms stop after the dispatcher, which may still be sending through them.
