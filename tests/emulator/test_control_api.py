@@ -51,10 +51,46 @@ def test_users_single_and_list(nc: NextcloudCalls) -> None:
     single = nc.control("POST", "/users", {"id": "erin", "app_password": "erin-app"})
     many = nc.control("POST", "/users", [{"id": "f1"}, {"id": "f2", "groups": ["team-b"]}])
 
-    assert single == {"created": 1}
-    assert many == {"created": 2}
+    assert single == {"created": 1, "replaced": 0}
+    assert many == {"created": 2, "replaced": 0}
     assert nc.state.accounts.groups["team-b"] == ["f2"]
     assert nc.ocs("GET", "/apps/user_status/api/v1/predefined_statuses", user="erin").status_code == 200
+
+
+def test_users_replaced_counted(nc: NextcloudCalls) -> None:
+    nc.control("POST", "/users", {"id": "erin", "app_password": "erin-old"})
+
+    answer = nc.control("POST", "/users", [{"id": "erin", "app_password": "erin-new"}, {"id": "frank"}])
+
+    assert answer == {"created": 1, "replaced": 1}
+    erin = nc.state.get_user("erin")
+    assert erin is not None
+    assert erin.app_passwords == {"erin-new"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"status": "sleeping"}, "status"),
+        ({"status": None}, "status"),
+        ({"status_timestamp": "now"}, "status_timestamp"),
+        ({"is_user_defined": 1}, "is_user_defined"),
+        ({"clear_at": True}, "clear_at"),
+        ({"custom_message": 5}, "custom_message"),
+    ],
+)
+def test_invalid_row_value_400(nc: NextcloudCalls, body: dict[str, object], field: str) -> None:
+    nc.control("PUT", "/rows/alice", {"status": "away", "is_user_defined": True})
+
+    single = nc.client.put("/_emulator/rows/alice", json=body)
+    bulk = nc.client.put("/_emulator/rows", json=[{"user_id": "bob", "status": "dnd"}, {"user_id": "alice", **body}])
+
+    assert single.status_code == 400
+    assert f"row field {field!r}" in single.json()["error"]
+    assert bulk.status_code == 400
+    assert f"row field {field!r}" in bulk.json()["error"]
+    assert nc.control("GET", "/rows/alice")["status"] == "away"
+    assert nc.client.get("/_emulator/rows/bob").status_code == 404
 
 
 def test_invalid_control_body_400(nc: NextcloudCalls) -> None:
@@ -152,7 +188,7 @@ def test_hundred_thousand_users(nc: NextcloudCalls) -> None:
     users = [{"id": f"user{index:06d}", "app_password": "bulk"} for index in range(count)]
     rows = [{"user_id": f"user{index:06d}", "status": "online", "status_timestamp": T0} for index in range(count)]
 
-    assert nc.control("POST", "/users", users) == {"created": count}
+    assert nc.control("POST", "/users", users) == {"created": count, "replaced": 0}
     assert nc.control("PUT", "/rows", rows) == {"updated": count}
 
     response = nc.client.get(

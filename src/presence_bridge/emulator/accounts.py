@@ -46,13 +46,15 @@ class Accounts:
         self._by_login: dict[str, str] = {}
         self._by_app_password: dict[str, str] = {}
 
-    def add(self, users: Iterable[User]) -> int:
-        """Insert or replace users; return how many were given."""
+    def add(self, users: Iterable[User]) -> tuple[int, int]:
+        """Insert or replace users; return how many were new and how many replaced an existing account."""
         count = 0
+        replaced = 0
         for user in users:
             old = self.users.get(user.id)
             if old is not None:
                 self._forget(old)
+                replaced += 1
             self.users[user.id] = user
             self._by_login[user.id.lower()] = user.id
             for token in user.app_passwords:
@@ -60,7 +62,7 @@ class Accounts:
             for group in user.groups:
                 self.groups.setdefault(group, []).append(user.id)
             count += 1
-        return count
+        return count - replaced, replaced
 
     def _forget(self, user: User) -> None:
         for token in user.app_passwords:

@@ -7,7 +7,8 @@ a bad request gets 400 ``{"error": "..."}`` naming the field.
 method    path                               body / effect
 ========  =================================  ==============================================
 POST      /_emulator/reset                   forget everything; the clock follows real time
-POST      /_emulator/users                   a user object or a list of them (see below)
+POST      /_emulator/users                   a user object or a list of them (see below); an existing id
+                                             is replaced, and ``{"created": n, "replaced": m}`` counts both
 GET/PUT   /_emulator/clock                   ``{"now": t}``, ``{"advance": s}``, ``{"frozen": bool}``
 GET/PUT   /_emulator/settings                ``{"user_enumeration": "all"|"none"|"group"}``
 POST      /_emulator/automations             ``{"user", "message_id", "status", "custom_message"?, "icon"?}``
@@ -46,6 +47,7 @@ from starlette.routing import BaseRoute, Route
 from presence_bridge.emulator.accounts import User
 from presence_bridge.emulator.faults import Fault
 from presence_bridge.emulator.ocs import get_state
+from presence_bridge.emulator.predefined import STATUS_TYPES
 from presence_bridge.emulator.state import USER_ENUMERATION_MODES, StatusRow, StatusRuleError
 
 PREFIX = "/_emulator"
@@ -119,8 +121,8 @@ async def add_users(request: Request) -> Response:
     body = await _json_body(request)
     items = body if isinstance(body, list) else [body]
     users = [user_from_json(item) for item in items]
-    created = get_state(request).add_users(users)
-    return JSONResponse({"created": created})
+    created, replaced = get_state(request).add_users(users)
+    return JSONResponse({"created": created, "replaced": replaced})
 
 
 async def clock(request: Request) -> Response:
@@ -182,6 +184,7 @@ async def one_row(request: Request) -> Response:
     if request.method == "PUT":
         values = _object(await _json_body(request), "the row body")
         values.pop("user_id", None)
+        check_row_values(values)
         return JSONResponse(row_json(state.update_row(user, values)))
     row = state.get_row(user)
     return JSONResponse(row_json(row), 200 if row is not None else 404)
@@ -196,12 +199,17 @@ async def all_rows(request: Request) -> Response:
         body = await _json_body(request)
         if not isinstance(body, list):
             raise ControlError("PUT /_emulator/rows expects a JSON list of rows with 'user_id'")
+        # Check every row first, so that a bad request changes nothing.
+        updates: list[tuple[str, dict[str, Any]]] = []
+        for item in body:
+            values = dict(_object(item, "a row"))
+            user_id = values.pop("user_id", None)
+            if not isinstance(user_id, str):
+                raise ControlError(f"row field 'user_id' must be a string, got {user_id!r}")
+            check_row_values(values)
+            updates.append((user_id, values))
         with state.lock:
-            for item in body:
-                values = dict(_object(item, "a row"))
-                user_id = values.pop("user_id", None)
-                if not isinstance(user_id, str):
-                    raise ControlError(f"row field 'user_id' must be a string, got {user_id!r}")
+            for user_id, values in updates:
                 state.update_row(user_id, values)
         return JSONResponse({"updated": len(body)})
     return JSONResponse([row_json(row) for row in state.all_rows()])
@@ -247,6 +255,38 @@ def _fault_from_json(body: dict[str, Any]) -> Fault:
         delay_s=float(delay) if delay is not None else None,
         drop=bool(body.get("drop")),
     )
+
+
+_ROW_TYPES: dict[str, tuple[type, ...]] = {
+    "status": (str,),
+    "status_timestamp": (int,),
+    "is_user_defined": (bool,),
+    "message_id": (str, type(None)),
+    "custom_icon": (str, type(None)),
+    "custom_message": (str, type(None)),
+    "clear_at": (int, type(None)),
+    "is_backup": (bool,),
+    "status_message_timestamp": (int,),
+}
+"""The JSON types each status row column accepts; null only where the database column is nullable."""
+
+
+def check_row_values(values: dict[str, Any]) -> None:
+    """Raise ControlError naming the first row field whose value a real status row could not hold.
+
+    Unknown field names are left to :meth:`EmulatorState.update_row`, which lists the allowed ones.
+    """
+    for name, value in values.items():
+        allowed = _ROW_TYPES.get(name)
+        if allowed is None:
+            continue
+        # JSON true is a Python int too, so a boolean passes only where bool is allowed.
+        if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
+            kinds = " or ".join("null" if kind is type(None) else kind.__name__ for kind in allowed)
+            raise ControlError(f"row field {name!r} must be {kinds}, got {value!r}")
+    status = values.get("status")
+    if status is not None and status not in STATUS_TYPES:
+        raise ControlError(f"row field 'status' must be one of {', '.join(STATUS_TYPES)}, got {status!r}")
 
 
 def _is_finite_number(value: Any) -> bool:

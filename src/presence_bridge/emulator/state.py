@@ -94,7 +94,8 @@ class EmulatorState(StatusRulesMixin):
 
     # Users ---------------------------------------------------------------
 
-    def add_users(self, users: Iterable[User]) -> int:
+    def add_users(self, users: Iterable[User]) -> tuple[int, int]:
+        """Insert or replace accounts; return the counts of new and of replaced accounts."""
         with self.lock:
             return self.accounts.add(users)
 
