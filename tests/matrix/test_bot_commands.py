@@ -105,6 +105,9 @@ async def test_who_lists_room_members(running_bridge: RunningBridge) -> None:
     assert "bob" in reply["body"].lower()
     assert "bob: dnd" in reply["body"]
 
+    group_reply = await command(chat, running_bridge.bot_user_id, room_id, "!status who team")
+    assert "bob: dnd" in group_reply["body"]
+
 
 async def test_html_in_status_shows_as_text(running_bridge: RunningBridge) -> None:
     nextcloud = running_bridge.nextcloud
