@@ -5,18 +5,23 @@
 test and seeded with admin, alice, bob, carol and dave (group ``team-a`` =
 alice, bob, carol), whose app password is ``<id>-app`` and login password
 ``<id>-login``.  The clock is frozen at :data:`T0`.
+``server``: an :class:`Emulator` over the same module's emulator, with one
+plain ``httpx.Client`` kept open for the module; modules that use it seed
+their own accounts.
 """
 
 from __future__ import annotations
 
 import http.cookiejar
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
 from presence_bridge.emulator.server import EmulatorServer, start_emulator
+from presence_bridge.emulator.state import EmulatorState
 from presence_bridge.nextcloud.transport import RejectAllCookies
 
 T0 = 1_796_411_751
@@ -32,6 +37,15 @@ SEED_USERS = [
     {"id": "carol", "display_name": "Carol Test", "groups": ["team-a"]},
     {"id": "dave", "display_name": "Dave Test"},
 ]
+
+
+@dataclass
+class Emulator:
+    """A running emulator with one HTTP client kept open for the whole module."""
+
+    base_url: str
+    state: EmulatorState
+    http: httpx.Client
 
 
 class NextcloudCalls:
@@ -71,6 +85,12 @@ class NextcloudCalls:
 def emulator() -> Iterator[EmulatorServer]:
     with start_emulator(control=True) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def server(emulator: EmulatorServer) -> Iterator[Emulator]:
+    with httpx.Client() as http:
+        yield Emulator(emulator.base_url, emulator.state, http)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,29 +10,12 @@ import pytest
 
 from presence_bridge.emulator.accounts import User
 from presence_bridge.emulator.ical import ICalendarError, parse_events
-from presence_bridge.emulator.server import start_emulator
-from presence_bridge.emulator.state import EmulatorState
+from tests.emulator.conftest import Emulator, OCS_HEADERS
 
 NOW = 1796411766
 """2026-12-04 19:16:06 UTC, the emulator's frozen clock in these tests."""
 
-OCS_HEADERS = {"OCS-APIRequest": "true", "Accept": "application/json"}
 USER_STATUS = "/ocs/v2.php/apps/user_status/api/v1"
-
-
-@dataclass
-class Emulator:
-    """A running emulator with one HTTP client kept open for the whole module."""
-
-    base_url: str
-    state: EmulatorState
-    http: httpx.Client
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Emulator]:
-    with start_emulator() as running, httpx.Client() as http:
-        yield Emulator(running.base_url, running.state, http)
 
 
 @pytest.fixture(autouse=True)

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
 from presence_bridge.emulator.accounts import User
-from presence_bridge.emulator.server import start_emulator
-from presence_bridge.emulator.state import EmulatorState
+from tests.emulator.conftest import Emulator, OCS_HEADERS
 
-OCS_HEADERS = {"OCS-APIRequest": "true", "Accept": "application/json"}
 SHAREES = "/ocs/v2.php/apps/files_sharing/api/v1/sharees"
-
-
-@dataclass
-class Emulator:
-    """A running emulator with one HTTP client kept open for the whole module."""
-
-    base_url: str
-    state: EmulatorState
-    http: httpx.Client
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Emulator]:
-    with start_emulator() as running, httpx.Client() as http:
-        yield Emulator(running.base_url, running.state, http)
 
 
 @pytest.fixture(autouse=True)

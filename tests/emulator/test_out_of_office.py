@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
 from presence_bridge.emulator.accounts import User
-from presence_bridge.emulator.server import start_emulator
-from presence_bridge.emulator.state import EmulatorState
+from tests.emulator.conftest import Emulator, OCS_HEADERS
 
 NOW = 1796411760
 """2026-12-04 19:16:00 UTC, the emulator's frozen clock in these tests."""
 
-OCS_HEADERS = {"OCS-APIRequest": "true", "Accept": "application/json"}
 OOO = "/ocs/v2.php/apps/dav/api/v1/outOfOffice"
 VACATION = {"firstDay": "2026-12-04", "lastDay": "2026-12-05", "status": "On vacation", "message": "Back next week"}
-
-
-@dataclass
-class Emulator:
-    """A running emulator with one HTTP client kept open for the whole module."""
-
-    base_url: str
-    state: EmulatorState
-    http: httpx.Client
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Emulator]:
-    with start_emulator() as running, httpx.Client() as http:
-        yield Emulator(running.base_url, running.state, http)
 
 
 @pytest.fixture(autouse=True)

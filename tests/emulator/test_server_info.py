@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 import httpx
 import pytest
 
 from presence_bridge.emulator.accounts import User
-from presence_bridge.emulator.server import start_emulator
-from presence_bridge.emulator.state import EmulatorState
-
-OCS_HEADERS = {"OCS-APIRequest": "true", "Accept": "application/json"}
-
-
-@dataclass
-class Emulator:
-    """A running emulator with one HTTP client kept open for the whole module."""
-
-    base_url: str
-    state: EmulatorState
-    http: httpx.Client
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Emulator]:
-    with start_emulator() as running, httpx.Client() as http:
-        yield Emulator(running.base_url, running.state, http)
+from tests.emulator.conftest import Emulator, OCS_HEADERS
 
 
 @pytest.fixture(autouse=True)
