@@ -186,7 +186,8 @@ class LocalSynapse:
 
     ``registrations`` are appservice registration texts, each written to a file
     and listed in ``app_service_config_files``.  ``extra_config`` replaces top-level
-    keys of the generated homeserver.yaml.
+    keys of the generated homeserver.yaml.  Without a ``shared_secret`` a random
+    registration secret is generated.
     """
 
     def __init__(
@@ -198,6 +199,7 @@ class LocalSynapse:
         server_name: str = "localhost",
         port: int | None = None,
         extra_config: dict[str, Any] | None = None,
+        shared_secret: str | None = None,
     ) -> None:
         self.python = python
         self.datadir = datadir
@@ -205,7 +207,7 @@ class LocalSynapse:
         self.server_name = server_name
         self.port = port if port is not None else free_port()
         self.extra_config = extra_config or {}
-        self.shared_secret = secrets.token_urlsafe(32)
+        self.shared_secret = shared_secret if shared_secret is not None else secrets.token_urlsafe(32)
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = datadir / "synapse.log"
         self.config_path = datadir / "homeserver.yaml"

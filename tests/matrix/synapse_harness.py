@@ -18,7 +18,6 @@ rate limit.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import subprocess
 import threading
@@ -41,7 +40,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON_ENV = synapse_local.PYTHON_ENV
 SERVER_NAME = "localhost"
 STARTUP_TIMEOUT = 60.0
-"""Seconds to wait for Synapse to start: a guard against hanging, not a measurement."""
+"""Seconds to wait for a test server to start: a guard against hanging, not a measurement.
+
+Synapse itself gets :data:`presence_bridge.synapse_local.STARTUP_TIMEOUT`.
+"""
 WAIT_TIMEOUT = 20.0
 """Seconds a test waits for an event to arrive before it fails."""
 
@@ -52,11 +54,6 @@ def find_synapse_python() -> Path | None:
 
 
 free_port = synapse_local.free_port
-
-
-def homeserver_config(datadir: Path, port: int, registration_files: Sequence[Path], shared_secret: str) -> dict[str, Any]:
-    """Return a loopback-only homeserver.yaml as a dict (JSON is valid YAML)."""
-    return synapse_local.loopback_homeserver_config(datadir, port, registration_files, shared_secret, SERVER_NAME)
 
 
 @dataclass(frozen=True)
@@ -155,53 +152,31 @@ class SynapseServer:
             receive_ephemeral=False,
         )
         self._admin: MatrixUser | None = None
+        self._local: synapse_local.LocalSynapse | None = None
         self.ready_at: float | None = None
         """``time.monotonic()`` when Synapse first returned 200 for ``/versions``."""
 
     def start(self) -> None:
-        files = []
-        for registration in (self.bridge, self.limited):
-            path = self.datadir / f"{registration.id}.yaml"
-            path.write_text(render_registration(registration), encoding="utf-8")
-            files.append(path)
-        config_path = self.datadir / "homeserver.yaml"
-        config = homeserver_config(self.datadir, self.port, files, self.shared_secret) | self.extra_config
-        config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [str(self.python), "-m", "synapse.app.homeserver", "-c", str(config_path)],
-                cwd=self.datadir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._wait_ready()
+        """Start Synapse through :class:`~presence_bridge.synapse_local.LocalSynapse` and register an admin."""
+        registrations = [(registration.id, render_registration(registration)) for registration in (self.bridge, self.limited)]
+        self._local = synapse_local.LocalSynapse(
+            self.python,
+            self.datadir,
+            registrations=registrations,
+            server_name=SERVER_NAME,
+            port=self.port,
+            extra_config=self.extra_config,
+            shared_secret=self.shared_secret,
+        )
+        self._local.start()
+        self.process = self._local.process
         self.ready_at = time.monotonic()
         self._admin = self.register_user("admin", admin=True)
 
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Synapse exited with status {self.process.returncode}; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.base_url}/_matrix/client/versions", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"Synapse did not answer within {STARTUP_TIMEOUT:g} s; see {self.log_path}")
-
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
+        """Stop Synapse as :meth:`LocalSynapse.stop` does; do nothing when it was never started."""
+        if self._local is not None:
+            self._local.stop()
 
     def register_user(self, prefix: str = "user", *, admin: bool = False, rate_limited: bool = False) -> MatrixUser:
         """Register a user with a fresh localpart through the shared-secret admin API.
