@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from presence_bridge.emulator.server import EmulatorServer, start_emulator
+from presence_bridge.emulator.server import start_emulator
 from presence_bridge.nextcloud import make_http_client
+from tests.helpers.emulator_control import EmulatorControl
 from tests.storage.conftest import (  # noqa: F401 - fixtures used by name
     FakeClock,
     clock,
@@ -34,18 +35,8 @@ ADMIN_LOGIN = "admin"
 ADMIN_APP_PASSWORD = USERS[0]["app_password"]
 
 
-class Emulator:
-    """A running emulator plus a synchronous client for its ``/_emulator`` control API."""
-
-    def __init__(self, server: EmulatorServer) -> None:
-        self.server = server
-        self.base_url = server.base_url
-        self.control = httpx.Client(base_url=server.base_url, timeout=10)
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        response = self.control.request(method, f"/_emulator{path}", json=body)
-        assert response.status_code == 200, response.text
-        return response.json()
+class Emulator(EmulatorControl):
+    """The emulator control client, seeded with :data:`USERS` and a frozen clock, plus login-flow helpers."""
 
     def reset(self) -> None:
         self.call("POST", "/reset")

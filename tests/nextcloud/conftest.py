@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from presence_bridge.emulator.server import EmulatorServer, start_emulator
+from presence_bridge.emulator.server import start_emulator
 from presence_bridge.nextcloud import Credential, NextcloudClient, RetryPolicy, make_http_client
+from tests.helpers.emulator_control import EmulatorControl
 
 USERS: list[dict[str, Any]] = [
     {"id": "admin", "display_name": "admin", "groups": ["admin"], "app_password": "admin-app"},
@@ -21,18 +22,8 @@ USERS: list[dict[str, Any]] = [
 ]
 
 
-class Emulator:
-    """A running emulator plus a synchronous client for its ``/_emulator`` control API."""
-
-    def __init__(self, server: EmulatorServer) -> None:
-        self.server = server
-        self.base_url = server.base_url
-        self.control = httpx.Client(base_url=server.base_url, timeout=10)
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        response = self.control.request(method, f"/_emulator{path}", json=body)
-        assert response.status_code == 200, response.text
-        return response.json()
+class Emulator(EmulatorControl):
+    """The emulator control client, seeded with :data:`USERS`, plus fault injection."""
 
     def reset(self) -> None:
         self.call("POST", "/reset")
