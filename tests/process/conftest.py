@@ -1,20 +1,35 @@
-"""Fixtures for the process tests: an emulator with a linked team, and a folder for one bridge."""
+"""Fixtures for the process tests: an emulator with a linked team, a bridge folder, and an SQLite store on a fake clock."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from presence_bridge.emulator.server import EmulatorServer, start_emulator
+from presence_bridge.storage import Store, open_store
 from tests.process.support import BridgeFiles, BridgeRun, Team
+from tests.storage.conftest import FakeClock
 
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
     with start_emulator() as server:
         yield server
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bridge.sqlite3'}"
+    async with await open_store(url, encryption_keys=[Fernet.generate_key().decode()], clock=clock) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
 from presence_bridge.core.ids import NextcloudUserId, Platform
 from presence_bridge.core.status import NextcloudStatus, NextcloudStatusType
-from presence_bridge.storage import OutboxState, Store, open_store
+from presence_bridge.storage import OutboxState, Store
 from presence_bridge.sync.dispatcher import Dispatcher, DispatcherOptions
 from presence_bridge.sync.platform import (
     Applied,
@@ -51,18 +49,6 @@ class FakePlatform:
 
     async def channel_members(self, workspace: str, channel_id: str) -> Sequence[str]:
         return ()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'bridge.sqlite3'}"
-    async with await open_store(url, encryption_keys=[Fernet.generate_key().decode()], clock=clock) as opened:
-        yield opened
 
 
 async def enqueue(store: Store, user: str, status: str = "online", message: str | None = None) -> int:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
-from presence_bridge.storage import Store, open_store
+from presence_bridge.storage import Store
 from presence_bridge.sync.leader import SWEEP_LEASE, LeaderLease
 from tests.storage.conftest import FakeClock
 
@@ -21,18 +18,6 @@ class Monotonic:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'bridge.sqlite3'}"
-    async with await open_store(url, encryption_keys=[Fernet.generate_key().decode()], clock=clock) as opened:
-        yield opened
 
 
 async def test_one_replica_leads(store: Store) -> None:
