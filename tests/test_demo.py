@@ -332,11 +332,6 @@ def test_matrix_command_reaches_nextcloud(running_demo: RunningDemo) -> None:
     assert row["is_user_defined"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sync engine does not use [linking] matrix_user_template yet: users without a stored link "
-    "are not mirrored to Matrix",
-)
 def test_template_user_reaches_matrix(running_demo: RunningDemo) -> None:
     set_nextcloud_status(running_demo, "carol", "away")
 

@@ -80,8 +80,6 @@ READER = DEMO_TEAM[0]
 EXPLICIT_LINKS = ("alice", "bob", "dave")
 """Members linked with ``presence-bridge link`` and their app password: mirrored both ways.
 The others (carol) are mirrored Nextcloud -> Matrix only, by ``[linking] matrix_user_template``."""
-# NOTE: the sync engine does not apply matrix_user_template yet, so carol stays offline on Matrix
-# (tests/test_demo.py marks that check as an expected failure).
 
 DEMO_USERS = [user.as_control_json() for user in DEMO_TEAM]
 """The demo team as a list of control-API user objects."""

@@ -78,6 +78,32 @@ class MirrorTarget:
         return self.link is None
 
 
+def implicit_targets(
+    rule: MatrixUserRule | None, matrix_links: Iterable[Link], nextcloud_user_ids: Iterable[str]
+) -> list[MirrorTarget]:
+    """Return the implicit Matrix targets the rule makes for ``nextcloud_user_ids``, without reading the store.
+
+    ``matrix_links`` must include every explicit Matrix link of these users and
+    the link of every Matrix id the rule makes for them, because those links
+    decide who gets no implicit target.  Other links in it are ignored.  Ids
+    that start with ``_`` are Nextcloud's backup rows and are skipped.
+    """
+    if rule is None:
+        return []
+    matrix = [link for link in matrix_links if link.identity.platform is Platform.MATRIX]
+    explicit_users = {link.nextcloud_user_id for link in matrix}
+    linked_identities = {link.identity for link in matrix}
+    targets = []
+    for user_id in dict.fromkeys(nextcloud_user_ids):
+        if user_id.startswith("_") or user_id in explicit_users:
+            continue
+        identity = implicit_matrix_identity(rule, user_id)
+        if identity is None or identity in linked_identities:
+            continue
+        targets.append(MirrorTarget(identity, NextcloudUserId(user_id), SyncDirection.TO_CHAT, None))
+    return targets
+
+
 async def mirror_targets(
     store: Store,
     rule: MatrixUserRule | None,
@@ -95,16 +121,4 @@ async def mirror_targets(
     targets = [MirrorTarget(link.identity, link.nextcloud_user_id, link.sync_direction, link) for link in links]
     if rule is None or platform not in (None, Platform.MATRIX):
         return targets
-    matrix_links = [link for link in links if link.identity.platform is Platform.MATRIX]
-    if platform is None:
-        matrix_links = await store.list_links(platform=Platform.MATRIX)
-    explicit_users = {link.nextcloud_user_id for link in matrix_links}
-    linked_identities = {link.identity for link in matrix_links}
-    for user_id in dict.fromkeys(nextcloud_user_ids):
-        if user_id.startswith("_") or user_id in explicit_users:
-            continue
-        identity = implicit_matrix_identity(rule, user_id)
-        if identity is None or identity in linked_identities:
-            continue
-        targets.append(MirrorTarget(identity, NextcloudUserId(user_id), SyncDirection.TO_CHAT, None))
-    return targets
+    return targets + implicit_targets(rule, links, nextcloud_user_ids)

@@ -3,7 +3,9 @@
 :class:`PlanExecutor` is shared by the sweeping worker and the chat gateway.  It
 holds the lock that serialises planning in one process, matches the planner's
 per-user state with the user's current links, and saves new states together with
-the outbox rows they plan.
+the outbox rows they plan.  With ``[linking] matrix_user_template`` set and Matrix
+served, a Nextcloud user without an explicit Matrix link also gets an implicit
+Matrix target (see :mod:`presence_bridge.linking.mapping_rule`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
@@ -28,6 +30,8 @@ from presence_bridge.core.sync_state import (
     WriteAction,
 )
 from presence_bridge.errors import LinkingError, NextcloudError
+from presence_bridge.linking.mapping_rule import MirrorTarget, implicit_matrix_identity, implicit_targets
+from presence_bridge.linking.matrix_template import MatrixUserRule
 from presence_bridge.nextcloud import NextcloudClient
 from presence_bridge.storage import NEXTCLOUD_PLATFORM, Link, Store
 from presence_bridge.storage.planner_state import CommitResult, OutboxRow
@@ -39,6 +43,13 @@ from presence_bridge.sync.state_store import LoadedState, PlannerStateStore
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+ChatTarget = Link | MirrorTarget
+"""A chat identity a Nextcloud user is mirrored to: a stored link, or an implicit Matrix target.
+
+An implicit target comes from ``[linking] matrix_user_template``.  It has no
+credentials and mirrors Nextcloud -> Matrix only.
+"""
 
 
 class UserClientPool(Protocol):
@@ -59,11 +70,11 @@ class Prepared:
 
     states: dict[NextcloudUserId, UserSyncState]
     loaded: dict[NextcloudUserId, LoadedState]
-    links: dict[NextcloudUserId, list[Link]]
+    links: dict[NextcloudUserId, list[ChatTarget]]
 
 
 def match_links(
-    state: UserSyncState | None, user: NextcloudUserId, links: Sequence[Link], platforms: Collection[Platform]
+    state: UserSyncState | None, user: NextcloudUserId, links: Sequence[ChatTarget], platforms: Collection[Platform]
 ) -> UserSyncState:
     """Return ``state`` (or a new one) with one planner link per platform the user is linked on.
 
@@ -108,19 +119,59 @@ class PlanExecutor:
         self.wake_listeners: list[Callable[[Mapping[NextcloudUserId, UserSyncState], float], None]] = []
         """Called after each commit with the states saved and the time; the engine learns due times from them."""
 
-    async def linked_users(self, user_ids: Collection[str] | None = None) -> dict[NextcloudUserId, list[Link]]:
-        """Return the links by Nextcloud user, on the platforms this process serves."""
-        links: dict[NextcloudUserId, list[Link]] = {}
+    @property
+    def matrix_user_rule(self) -> MatrixUserRule | None:
+        """The rule that makes implicit Matrix targets, or None when it is unset or Matrix is not served."""
+        if Platform.MATRIX not in self.settings.platforms:
+            return None
+        return self.settings.matrix_user_rule
+
+    async def linked_users(self, user_ids: Collection[str] | None = None) -> dict[NextcloudUserId, list[ChatTarget]]:
+        """Return the mirror targets by Nextcloud user, on the platforms this process serves.
+
+        Without ``user_ids``, every stored link is read in one query and no implicit
+        target is added, because the users to apply the rule to are not known yet
+        (a sweep adds them with :meth:`add_implicit_targets` after listing Nextcloud).
+        With ``user_ids``, the implicit Matrix targets of those users are included.
+        """
         if user_ids is None:
             found = await self.store.list_links()
         else:
             found = [link for uid in user_ids for link in await self.store.list_links(nextcloud_user_id=uid)]
+        links: dict[NextcloudUserId, list[ChatTarget]] = {}
         for link in found:
             if link.identity.platform in self.settings.platforms:
                 links.setdefault(link.nextcloud_user_id, []).append(link)
+        rule = self.matrix_user_rule
+        if user_ids is None or rule is None:
+            return links
+        # The Matrix id the rule makes may be linked explicitly to another Nextcloud user.
+        deciding = list(found)
+        for uid in user_ids:
+            identity = implicit_matrix_identity(rule, uid)
+            other = None if identity is None else await self.store.get_link(identity)
+            if other is not None:
+                deciding.append(other)
+        _add_targets(links, implicit_targets(rule, deciding, user_ids))
         return links
 
-    async def prepare(self, links: Mapping[NextcloudUserId, list[Link]]) -> Prepared:
+    def add_implicit_targets(
+        self, links: Mapping[NextcloudUserId, list[ChatTarget]], nextcloud_user_ids: Iterable[str]
+    ) -> dict[NextcloudUserId, list[ChatTarget]]:
+        """Return ``links`` plus the implicit Matrix targets of ``nextcloud_user_ids``, without reading the store.
+
+        ``links`` must be what :meth:`linked_users` returned without ``user_ids``:
+        it then contains every explicit Matrix link, which decides who gets no
+        implicit target.
+        """
+        combined = {uid: list(targets) for uid, targets in links.items()}
+        rule = self.matrix_user_rule
+        if rule is not None:
+            explicit = [target for targets in links.values() for target in targets if isinstance(target, Link)]
+            _add_targets(combined, implicit_targets(rule, explicit, nextcloud_user_ids))
+        return combined
+
+    async def prepare(self, links: Mapping[NextcloudUserId, list[ChatTarget]]) -> Prepared:
         """Load the stored states of the linked users and match them with their links."""
         loaded = await self.states.load(list(links))
         states = {
@@ -152,7 +203,7 @@ class PlanExecutor:
     def outbox_rows(
         self,
         writes: Sequence[PlannedWrite],
-        links: Mapping[NextcloudUserId, list[Link]],
+        links: Mapping[NextcloudUserId, list[ChatTarget]],
         before: Mapping[NextcloudUserId, UserSyncState],
     ) -> list[OutboxRow]:
         """Turn the planned chat writes into outbox rows, one per linked chat identity.
@@ -183,6 +234,11 @@ class PlanExecutor:
                     OutboxRow(platform.value, identity.workspace, identity.user_id, write.user, chat_write.to_payload(), key)
                 )
         return rows
+
+
+def _add_targets(links: dict[NextcloudUserId, list[ChatTarget]], targets: Iterable[MirrorTarget]) -> None:
+    for target in targets:
+        links.setdefault(target.nextcloud_user_id, []).append(target)
 
 
 async def write_nextcloud(

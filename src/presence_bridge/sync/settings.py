@@ -10,6 +10,7 @@ from presence_bridge.config import Settings
 from presence_bridge.core.ids import Platform
 from presence_bridge.core.mapping_common import MappingOptions
 from presence_bridge.core.sync_state import PlannerSettings
+from presence_bridge.linking.matrix_template import MatrixUserRule
 from presence_bridge.nextcloud import DEFAULT_PAGE_LIMIT
 
 
@@ -37,6 +38,8 @@ class EngineSettings:
     """Operator settings of the mapping rules; chat commands use ``custom_emoji_fallback``."""
     reader_user_id: str | None = None
     """The read account's Nextcloud user id.  Knowing it saves one request when telling a hidden list from an empty one."""
+    matrix_user_rule: MatrixUserRule | None = None
+    """``[linking] matrix_user_template``: mirrors Nextcloud users without a Matrix link to Matrix when Matrix is served."""
 
     @classmethod
     def from_config(cls, settings: Settings, platforms: frozenset[Platform]) -> EngineSettings:
@@ -56,4 +59,5 @@ class EngineSettings:
             team_leads=dict(settings.who.team_leads),
             default_timezone=sync.default_timezone,
             week_start=sync.week_start,
+            matrix_user_rule=settings.linking.matrix_user_template,
         )

@@ -27,7 +27,8 @@ from presence_bridge.core.sync_state import SweepObservation, UserSyncState
 from presence_bridge.errors import BridgeError, NextcloudError, NextcloudNotFound
 from presence_bridge.nextcloud import NextcloudClient, PublicStatus, list_statuses
 from presence_bridge.storage import Link, Store
-from presence_bridge.sync.executor import PlanExecutor, UserClientPool, apply_nextcloud_writes
+from presence_bridge.storage.planner_state import load_states
+from presence_bridge.sync.executor import ChatTarget, PlanExecutor, UserClientPool, apply_nextcloud_writes
 from presence_bridge.sync.keepalive import KeepAlive
 from presence_bridge.sync.metrics import EngineMetrics
 from presence_bridge.sync.report import SweepReport
@@ -92,13 +93,16 @@ class SyncEngine:
         """Read every linked user's status once and queue the chat writes it calls for."""
         started = time.monotonic()
         links = await self.executor.linked_users()
-        if not links:
+        if not links and self.executor.matrix_user_rule is None:
             # Nothing to publish, so Nextcloud is not read at all.
             return self._finish(SweepReport("list"), started)
         listing = await list_statuses(self._reader, limit=self.settings.page_limit, own_user_id=self.settings.reader_user_id)
+        known = await self._known_users()
         if listing.hidden:
+            links = self.executor.add_implicit_targets(links, known)
             report = await self._sweep_per_user(links)
         else:
+            links = self.executor.add_implicit_targets(links, [*listing.users, *known])
             report = SweepReport("list", read=len(listing.users) + len(listing.backups))
             now = self._clock()
             users = _linked_statuses(listing.users, links)
@@ -111,7 +115,22 @@ class SyncEngine:
             report.keepalives = await self._keep_alive_offline(links, users)
         return self._finish(report, started)
 
-    async def _sweep_per_user(self, links: dict[NextcloudUserId, list[Link]]) -> SweepReport:
+    async def _known_users(self) -> list[str]:
+        """Return the Nextcloud users with a stored planner state, to apply the Matrix user rule to.
+
+        Every user of an earlier complete listing has a stored state.  A complete
+        sweep needs them too: a user whose status row was deleted is missing from
+        the listing and must still be planned, so Matrix gets the offline status.
+        A hidden list shows no user, so only these users are read one by one.
+        NOTE: a user who first appears while the list stays hidden is not mirrored
+        implicitly until a complete listing shows them.  This reads every stored
+        state once per sweep, and only when the rule is set and Matrix is served.
+        """
+        if self.executor.matrix_user_rule is None:
+            return []
+        return list(await load_states(self.executor.store))
+
+    async def _sweep_per_user(self, links: dict[NextcloudUserId, list[ChatTarget]]) -> SweepReport:
         report = SweepReport("per_user")
         spacing = self.settings.spread_fraction * self.settings.sweep_interval / max(len(links), 1)
         offline: dict[NextcloudUserId, NextcloudStatus] = {}
@@ -161,11 +180,18 @@ class SyncEngine:
         return status, True
 
     async def _keep_alive_offline(
-        self, links: dict[NextcloudUserId, list[Link]], users: dict[NextcloudUserId, NextcloudStatus]
+        self, links: dict[NextcloudUserId, list[ChatTarget]], users: dict[NextcloudUserId, NextcloudStatus]
     ) -> int:
         if self._keepalive is None:
             return 0
-        offline = [uid for uid in links if uid in users and users[uid].status is NextcloudStatusType.OFFLINE]
+        # Only stored links can carry chat activity: the gateway ignores implicit targets.
+        offline = [
+            uid
+            for uid, targets in links.items()
+            if uid in users
+            and users[uid].status is NextcloudStatusType.OFFLINE
+            and any(isinstance(target, Link) for target in targets)
+        ]
         return await self._keepalive.on_offline(offline)
 
     async def wake(self) -> SweepReport:
@@ -266,7 +292,7 @@ class SyncEngine:
 
 
 def _linked_statuses(
-    listed: Mapping[str, PublicStatus], links: Mapping[NextcloudUserId, list[Link]]
+    listed: Mapping[str, PublicStatus], links: Mapping[NextcloudUserId, list[ChatTarget]]
 ) -> dict[NextcloudUserId, NextcloudStatus]:
     """Convert the listed statuses of linked users only, since the planner reads no other.
 
