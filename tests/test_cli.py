@@ -120,6 +120,25 @@ def test_config_check_masks_proxy_password(tmp_path: Path) -> None:
     assert "proxy http://bridge:***@proxy.example.org:3128" in result.stdout
 
 
+def test_config_check_shows_mapping(tmp_path: Path) -> None:
+    text = (REPO_ROOT / "config.example.toml").read_text(encoding="utf-8")
+    path = tmp_path / "config.toml"
+    path.write_text(
+        text.replace('custom_emoji_fallback = ""', 'custom_emoji_fallback = "🎉"').replace(
+            'matrix_busy_message = "Busy"', 'matrix_busy_message = ""'
+        ),
+        encoding="utf-8",
+    )
+
+    result = run_cli("config", "check", "--config", str(path), env=EXAMPLE_ENV)
+
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Mapping:    Slack DND of at most 86400 s; Slack custom emoji shown as 🎉; "
+        "Matrix DND message 'Do not disturb', busy message none"
+    ) in result.stdout
+
+
 def test_config_check_invalid_names_key(tmp_path: Path) -> None:
     text = (REPO_ROOT / "config.example.toml").read_text(encoding="utf-8")
     bad = tmp_path / "bad.toml"

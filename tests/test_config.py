@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 
 from presence_bridge import config
 from presence_bridge.config_fields import accepted_keys
+from presence_bridge.core.mapping_common import MappingOptions
 from presence_bridge.errors import ConfigError
 from presence_bridge.secret import Secret
 
@@ -164,6 +165,19 @@ INVALID_FIELDS = [
     ("storage", 'url = "postgresql+asyncpg://bridge:hunter2@db/bridge"', "storage.url", "PGPASSWORD"),
     ("emulator", "port = 70000", "emulator.port", "0 to 65535"),
     ("emulator", 'host = ""', "emulator.host", "non-empty"),
+    ("mapping", "dnd_max_seconds = 59", "mapping.dnd_max_seconds", "from 60 to 2592000"),
+    ("mapping", "dnd_max_seconds = 86400000", "mapping.dnd_max_seconds", "from 60 to 2592000"),
+    ("mapping", "dnd_max_seconds = 3600.5", "mapping.dnd_max_seconds", "whole number"),
+    ("mapping", 'dnd_max_seconds = "3600"', "mapping.dnd_max_seconds", "whole number"),
+    ("mapping", 'custom_emoji_fallback = ":partyparrot:"', "mapping.custom_emoji_fallback", "one Unicode emoji"),
+    ("mapping", 'custom_emoji_fallback = ":tada:"', "mapping.custom_emoji_fallback", "not a :shortcode:"),
+    ("mapping", 'custom_emoji_fallback = "🎉🎉"', "mapping.custom_emoji_fallback", "exactly one emoji"),
+    ("mapping", 'custom_emoji_fallback = "ä"', "mapping.custom_emoji_fallback", "one Unicode emoji"),
+    ("mapping", 'custom_emoji_fallback = "🎉 Party"', "mapping.custom_emoji_fallback", "one Unicode emoji"),
+    ("mapping", 'custom_emoji_fallback = "\U0001F1E6"', "mapping.custom_emoji_fallback", "emoji table"),
+    ("mapping", "custom_emoji_fallback = 1", "mapping.custom_emoji_fallback", "one Unicode emoji"),
+    ("mapping", "matrix_dnd_message = false", "mapping.matrix_dnd_message", "a string"),
+    ("mapping", "matrix_busy_message = 3", "mapping.matrix_busy_message", "a string"),
 ]
 
 
@@ -397,3 +411,57 @@ def test_secret_equality_and_pickling() -> None:
     assert Secret("abcdefgh") != Secret("other-value")
     with pytest.raises(TypeError):
         pickle.dumps(Secret("abcdefgh"))
+
+
+def test_mapping_section_absent_uses_defaults() -> None:
+    settings = config.loads(MINIMAL, environ={})
+
+    assert settings.mapping.dnd_max_seconds == 86400
+    assert settings.mapping.custom_emoji_fallback is None
+    assert settings.mapping.matrix_dnd_message == "Do not disturb"
+    assert settings.mapping.matrix_busy_message == "Busy"
+    assert settings.mapping.options() == MappingOptions()
+
+
+def test_mapping_section_sets_options() -> None:
+    settings = load_with(
+        """
+        dnd_max_seconds = 7200
+        custom_emoji_fallback = " 🎉 "
+        matrix_dnd_message = "Focus time"
+        matrix_busy_message = "In a meeting"
+        """,
+        section="mapping",
+    )
+
+    options = settings.mapping.options()
+    assert options.dnd_max_seconds == 7200
+    assert options.custom_emoji_fallback == "🎉"
+    assert options.matrix_dnd_message == "Focus time"
+    assert options.matrix_busy_message == "In a meeting"
+    assert options.msc3026_busy is False
+
+
+def test_mapping_empty_strings_mean_none() -> None:
+    settings = load_with(
+        'custom_emoji_fallback = ""\nmatrix_dnd_message = ""\nmatrix_busy_message = "  "\n',
+        section="mapping",
+    )
+
+    assert settings.mapping.custom_emoji_fallback is None
+    assert settings.mapping.matrix_dnd_message is None
+    assert settings.mapping.matrix_busy_message is None
+
+
+@pytest.mark.parametrize("glyph", ["💬", "👍🏽", "🇩🇪", "👨‍💻", "☕"])
+def test_mapping_fallback_accepts_emoji(glyph: str) -> None:
+    settings = load_with(f'custom_emoji_fallback = "{glyph}"\n', section="mapping")
+
+    assert settings.mapping.custom_emoji_fallback == glyph
+
+
+def test_mapping_unknown_key_rejected() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_with("msc3026_busy = true\n", section="mapping")
+
+    assert caught.value.key == "mapping.msc3026_busy"

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from presence_bridge import __version__, cli_db, cli_links, cli_matrix, cli_run, config
+from presence_bridge.config_mapping import MappingSettings
 from presence_bridge.errors import BridgeError, ConfigError
 from presence_bridge.logs import CLI, setup_logging
 
@@ -76,7 +77,18 @@ def _describe(settings: config.Settings) -> list[str]:
         f"Dispatcher: {settings.dispatcher.batch_size} writes per claim, send timeout "
         f"{settings.dispatcher.send_timeout_seconds:g} s, retries from {settings.dispatcher.retry_base_seconds:g} s "
         f"to {settings.dispatcher.retry_max_seconds:g} s, given up after {settings.dispatcher.max_attempts} attempts",
+        _describe_mapping(settings.mapping),
     ]
+
+
+def _describe_mapping(mapping: MappingSettings) -> str:
+    fallback = f"shown as {mapping.custom_emoji_fallback}" if mapping.custom_emoji_fallback else "sent without an icon"
+    dnd_message = repr(mapping.matrix_dnd_message) if mapping.matrix_dnd_message else "none"
+    busy_message = repr(mapping.matrix_busy_message) if mapping.matrix_busy_message else "none"
+    return (
+        f"Mapping:    Slack DND of at most {mapping.dnd_max_seconds} s; Slack custom emoji {fallback}; "
+        f"Matrix DND message {dnd_message}, busy message {busy_message}"
+    )
 
 
 def _config_check(args: argparse.Namespace) -> int:

@@ -51,6 +51,7 @@ from presence_bridge.config_fields import (
     setting,
     text,
 )
+from presence_bridge.config_mapping import MappingSettings
 from presence_bridge.errors import ConfigError
 from presence_bridge.linking.matrix_template import MatrixUserRule
 from presence_bridge.matrix.settings import MatrixSettings
@@ -343,6 +344,7 @@ class Settings:
     replicas: ReplicaSettings = section(ReplicaSettings, required=False)
     dispatcher: DispatcherSettings = section(DispatcherSettings, required=False)
     linking: LinkingSettings = section(LinkingSettings, required=False)
+    mapping: MappingSettings = section(MappingSettings, required=False)
     matrix: MatrixSettings | None = dataclasses.field(
         default=None, metadata={"section_class": MatrixSettings, "required": False}
     )

@@ -58,6 +58,19 @@ async def test_dnd_becomes_busy_and_back(running_bridge: RunningBridge) -> None:
     assert online["presence"] == "online"
 
 
+async def test_configured_dnd_message_reaches_matrix(running_bridge: RunningBridge) -> None:
+    nextcloud = running_bridge.nextcloud
+    nextcloud.add_users("alice")
+    alice, _ = await linked_user(running_bridge, "alice")
+    # The harness appends this text after the [matrix] keys, so it opens a table of its own.
+    await running_bridge.start('\n[mapping]\nmatrix_dnd_message = "Focus time"\n')
+
+    nextcloud.as_user("alice", "PUT", "/user_status/status", {"statusType": "dnd"})
+
+    busy = await own_presence(running_bridge, alice, lambda p: p["presence"] == BUSY)
+    assert busy["status_msg"] == "Focus time"
+
+
 async def test_own_presence_reaches_nextcloud(running_bridge: RunningBridge) -> None:
     nextcloud = running_bridge.nextcloud
     nextcloud.add_users("alice")

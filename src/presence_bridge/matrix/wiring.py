@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from presence_bridge.core.mapping_common import MappingOptions
 from presence_bridge.matrix.appservice_client import AppserviceClient
 from presence_bridge.matrix.bot import MatrixBot, make_client
 from presence_bridge.matrix.bot_sync import DEFAULT_SYNC_TIMEOUT_MS, SyncLoop
@@ -52,8 +53,13 @@ def build_matrix_platform(
     renewal: RenewalSettings | None = None,
     renewal_tick: float = RENEWAL_TICK,
     clock: Callable[[], float] = time.time,
+    mapping: MappingOptions | None = None,
 ) -> MatrixPlatform:
-    """Build the platform; raises ValueError when neither an appservice nor a bot token is configured."""
+    """Build the platform; raises ValueError when neither an appservice nor a bot token is configured.
+
+    ``mapping`` gives the DND and busy status messages both ways; its ``msc3026_busy``
+    is ignored, because ``settings.msc3026`` decides busy presence.
+    """
     if settings.as_token is not None:
         bot_token = settings.as_token.reveal()
     elif settings.bot_access_token is not None:
@@ -65,7 +71,7 @@ def build_matrix_platform(
         )
     client = make_client(settings.homeserver_url, settings.bot_user_id, bot_token, sync_timeout_ms / 1000 + 30)
     echo_filter = EchoFilter(clock=clock)
-    inbound = PresenceInbound(gateway, echo_filter, bot_user_id=settings.bot_user_id)
+    inbound = PresenceInbound(gateway, echo_filter, bot_user_id=settings.bot_user_id, options=mapping)
 
     async def members_of_bot_rooms() -> set[str]:
         members: set[str] = set()
@@ -78,7 +84,9 @@ def build_matrix_platform(
     appservice = writer = endpoint = sync_loop = None
     if settings.as_token is not None and settings.hs_token is not None:
         appservice = AppserviceClient(settings.homeserver_url, settings.as_token)
-        writer = MatrixPresenceWriter(appservice, msc3026=settings.msc3026, clock=clock, echo_filter=echo_filter)
+        writer = MatrixPresenceWriter(
+            appservice, msc3026=settings.msc3026, options=mapping, clock=clock, echo_filter=echo_filter
+        )
         endpoint = TransactionEndpoint(
             hs_token=settings.hs_token.reveal(),
             on_presence=inbound,

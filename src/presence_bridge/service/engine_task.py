@@ -88,7 +88,7 @@ def _build_matrix(context: PlatformContext) -> ChatPlatform:
     matrix = context.settings.matrix
     if matrix is None:
         raise ValueError("the [matrix] table is missing while the Matrix platform is enabled")
-    return build_matrix_platform(matrix, context.store, context.gateway)
+    return build_matrix_platform(matrix, context.store, context.gateway, mapping=context.gateway.settings.mapping)
 
 
 PLATFORM_FACTORIES: list[PlatformFactory] = [

@@ -35,7 +35,10 @@ class EngineSettings:
     default_timezone: zoneinfo.ZoneInfo = field(default_factory=lambda: zoneinfo.ZoneInfo("UTC"))
     week_start: int = 0
     mapping: MappingOptions = field(default_factory=MappingOptions)
-    """Operator settings of the mapping rules; chat commands use ``custom_emoji_fallback``."""
+    """Operator settings of the mapping rules (``[mapping]``).
+
+    ``msc3026_busy`` stays False here: the Matrix adapter sets it per write from ``[matrix] msc3026``.
+    """
     reader_user_id: str | None = None
     """The read account's Nextcloud user id.  Knowing it saves one request when telling a hidden list from an empty one."""
     matrix_user_rule: MatrixUserRule | None = None
@@ -45,8 +48,6 @@ class EngineSettings:
     def from_config(cls, settings: Settings, platforms: frozenset[Platform]) -> EngineSettings:
         """Build from the loaded configuration, for the chat platforms the process runs."""
         sync = settings.sync
-        # NOTE: no configuration key sets ``mapping`` yet, so the run process uses the
-        # defaults of MappingOptions (no custom emoji fallback).
         return cls(
             platforms=platforms,
             sweep_interval=sync.sweep_interval_seconds,
@@ -59,5 +60,6 @@ class EngineSettings:
             team_leads=dict(settings.who.team_leads),
             default_timezone=sync.default_timezone,
             week_start=sync.week_start,
+            mapping=settings.mapping.options(),
             matrix_user_rule=settings.linking.matrix_user_template,
         )
