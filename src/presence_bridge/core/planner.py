@@ -28,6 +28,10 @@ The rules, in the order they apply:
 
 The planner reads no clock and does no I/O; the worker executes the writes and then
 records ``Plan.new_states``.
+
+This module holds the sweep and wake planning.  Chat events are planned in
+:mod:`~presence_bridge.core.planner_chat` and commands in
+:mod:`~presence_bridge.core.planner_command`; both entry points are re-exported here.
 """
 
 from __future__ import annotations
@@ -35,12 +39,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from presence_bridge.core.ids import NextcloudUserId, Platform
+from presence_bridge.core.ids import NextcloudUserId
+from presence_bridge.core.planner_chat import _drop_superseded, _flush_nextcloud, plan_chat_event
+from presence_bridge.core.planner_command import plan_command
 from presence_bridge.core.planner_rules import (
-    HEARTBEAT_TYPES,
+    DEFAULT_SETTINGS,
     OFFLINE,
-    STICKY_TYPES,
     PlanBuilder,
+    _applied_at,
+    _stamp,
     apply_change,
     changed_parts,
     effective_status,
@@ -49,35 +56,24 @@ from presence_bridge.core.planner_rules import (
     is_nextcloud_echo,
     message_of,
     publish,
-    same_part,
     within,
-    write_nextcloud,
 )
-from presence_bridge.core.status import AUTOMATION_MESSAGE_IDS, NextcloudStatus, NextcloudStatusType
+from presence_bridge.core.status import NextcloudStatus
 from presence_bridge.core.sync_state import (
     BACKUP_PREFIX,
-    ChangeOrigin,
-    ChatEvent,
-    ChatEventKind,
-    CommandAction,
-    CommandIntent,
-    PendingChange,
     Plan,
-    PlannedWrite,
     PlannerSettings,
     SkipReason,
     StatePart,
     StatusChange,
-    StatusMessage,
     SweepObservation,
     Target,
     Timestamp,
     UserSyncState,
-    WriteAction,
     WriteReason,
 )
 
-DEFAULT_SETTINGS = PlannerSettings()
+__all__ = ["DEFAULT_SETTINGS", "plan_chat_event", "plan_command", "plan_sweep", "plan_wake"]
 
 
 def plan_sweep(
@@ -116,39 +112,6 @@ def plan_sweep(
         state = _expire_if_due(builder, state, now)
         builder.record(state)
     return builder.finish(states, now)
-
-
-def plan_chat_event(
-    state: UserSyncState,
-    event: ChatEvent,
-    now: Timestamp,
-    settings: PlannerSettings = DEFAULT_SETTINGS,
-) -> Plan:
-    """Plan the Nextcloud write (and fan-out to other platforms) for one chat change."""
-    builder = PlanBuilder(settings)
-    builder.record(_apply_chat_event(builder, state, event, now))
-    return builder.finish({state.user: state}, now)
-
-
-def plan_command(
-    state: UserSyncState,
-    intent: CommandIntent,
-    now: Timestamp,
-    settings: PlannerSettings = DEFAULT_SETTINGS,
-) -> Plan:
-    """Plan an explicit command: it overrides automations and skips the debounce window.
-
-    A command always writes Nextcloud, whatever the direction of the platform it was
-    typed on; the fan-out to chat platforms follows each link's direction.  ``restore``
-    plans only a revert of the active automation.
-    """
-    builder = PlanBuilder(settings)
-    if intent.action is CommandAction.RESTORE:
-        new_state = _restore(builder, state)
-    else:
-        new_state = _command_write(builder, state, intent, now)
-    builder.record(new_state)
-    return builder.finish({state.user: state}, now)
 
 
 def plan_wake(
@@ -241,227 +204,3 @@ def _observe(
     if held is not None and held.event_time < observed_at:
         state = _drop_superseded(state, frozenset(fresh))
     return publish(builder, state, now, reason)
-
-
-def _apply_chat_event(
-    builder: PlanBuilder, state: UserSyncState, event: ChatEvent, now: Timestamp
-) -> UserSyncState:
-    user = state.user
-    link = state.links.get(event.platform)
-    if link is None:
-        builder.note(user, SkipReason.NOT_LINKED, f"no {event.platform} link")
-        return state
-    if not link.direction.accepts_from_chat:
-        builder.note(user, SkipReason.DIRECTION, f"{event.platform} direction is {link.direction}")
-        return state
-    if event.origin is ChangeOrigin.BRIDGE:
-        builder.note(user, SkipReason.ECHO, "the adapter marked the change as the bridge's own")
-        return state
-
-    change = event.change
-    target = Target.of(event.platform)
-    message = change.message
-    if message is not None and message.clear_at is not None and message.clear_at <= now:
-        # Nextcloud rejects a clear_at in the past, and such a message is over anyway.
-        change = StatusChange(change.status_type, StatusMessage())
-    offline = event.change.status_type is NextcloudStatusType.OFFLINE
-    if event.platform is Platform.MATRIX and offline:
-        change = change.without(StatePart.STATUS_TYPE)
-        builder.note(user, SkipReason.MATRIX_OFFLINE, "Matrix offline is a timeout, not a decision")
-    for part in sorted(change.parts):
-        applied_at = _applied_at(state, part)
-        if applied_at is not None and event.event_time < applied_at:
-            change = change.without(part)
-            builder.note(user, SkipReason.STALE, f"{part} from {event.event_time} is older than {applied_at}")
-
-    synced = link.target.synced
-    if synced is not None and within(link.target.written_at, builder.settings.settle_seconds, now):
-        for part in sorted(change.parts):
-            if same_part(target, part, apply_change(synced, change), synced):
-                change = change.without(part)
-                builder.note(user, SkipReason.ECHO, f"{part} equals the bridge's write to {target}")
-    if not change.parts:
-        return state
-
-    reported = apply_change(synced or state.nextcloud, change)
-    link = replace(link, target=replace(link.target, synced=reported, fingerprint=fingerprint(reported)))
-    state = replace(state, links={**state.links, event.platform: link})
-    state = _drop_superseded(state, change.parts)
-    change = _nextcloud_change(builder, state, event.platform, event.kind, change, now)
-    if not change.parts:
-        return state
-    state = _stamp(state, change.parts, event.event_time)
-    pending = PendingChange(event.platform, event.kind, change, event.event_time)
-    return _write_or_hold(builder, state, pending, now)
-
-
-def _drop_superseded(state: UserSyncState, parts: frozenset[StatePart]) -> UserSyncState:
-    """Forget the held parts that a newer change sets again, whatever becomes of that change."""
-    target = state.nextcloud_target
-    held = target.pending_change
-    if held is None:
-        return state
-    change = held.change
-    for part in parts:
-        change = change.without(part)
-    if change.parts:
-        return replace(state, nextcloud_target=replace(target, pending_change=replace(held, change=change)))
-    return replace(state, nextcloud_target=replace(target, pending_change=None, pending_since=None))
-
-
-def _nextcloud_change(
-    builder: PlanBuilder,
-    state: UserSyncState,
-    platform: Platform,
-    kind: ChatEventKind,
-    change: StatusChange,
-    now: Timestamp,
-) -> StatusChange:
-    """Drop the parts of an automatic chat change that Nextcloud must not take."""
-    user = state.user
-    current = effective_status(state.nextcloud, now) if state.nextcloud is not None else None
-    if is_automated(current, state.has_backup):
-        builder.note(user, SkipReason.AUTOMATION_ACTIVE, "a Nextcloud automation holds the status")
-        return StatusChange()
-    sticky = current is not None and current.status in STICKY_TYPES
-    if kind is ChatEventKind.PRESENCE and sticky and change.status_type is not None:
-        change = change.without(StatePart.STATUS_TYPE)
-        builder.note(user, SkipReason.STICKY_STATUS, f"chat presence does not replace {current.status}")
-    target = Target.of(platform)
-    for part in sorted(change.parts):
-        if same_part(target, part, apply_change(current, change), current):
-            change = change.without(part)
-    if not change.parts:
-        builder.note(user, SkipReason.NO_CHANGE, "Nextcloud already shows this")
-    return change
-
-
-def _write_or_hold(
-    builder: PlanBuilder, state: UserSyncState, pending: PendingChange, now: Timestamp
-) -> UserSyncState:
-    """Write an automatic change to Nextcloud, or hold it while the debounce window lasts.
-
-    A change still held from an ended window (``plan_wake`` came late) is written
-    together with the new one, so that neither is lost.
-    """
-    target = state.nextcloud_target
-    held = target.pending_change
-    if within(target.auto_written_at, builder.settings.debounce_seconds, now):
-        merged = held.merged_with(pending) if held else pending
-        since = target.pending_since if target.pending_since is not None else now
-        held_target = replace(target, pending_change=merged, pending_since=since)
-        builder.note(state.user, SkipReason.DEBOUNCED, "held until the debounce window ends")
-        return replace(state, nextcloud_target=held_target)
-
-    if held is not None:
-        state = replace(state, nextcloud_target=replace(target, pending_change=None, pending_since=None))
-        still_valid = _revalidate(builder, state, held, now)
-        pending = still_valid.merged_with(pending) if still_valid else pending
-    return _write_pending(builder, state, pending, now)
-
-
-def _flush_nextcloud(builder: PlanBuilder, state: UserSyncState, now: Timestamp) -> UserSyncState:
-    target = state.nextcloud_target
-    pending = target.pending_change
-    if pending is None or within(target.auto_written_at, builder.settings.debounce_seconds, now):
-        return state
-    state = replace(state, nextcloud_target=replace(target, pending_change=None, pending_since=None))
-    still_valid = _revalidate(builder, state, pending, now)
-    if still_valid is None:
-        return state
-    return _write_pending(builder, state, still_valid, now)
-
-
-def _revalidate(
-    builder: PlanBuilder, state: UserSyncState, held: PendingChange, now: Timestamp
-) -> PendingChange | None:
-    """Apply the rules again to a held change, since Nextcloud or the link may have changed."""
-    link = state.links.get(held.platform)
-    if link is None or not link.direction.accepts_from_chat:
-        builder.note(state.user, SkipReason.DIRECTION, f"{held.platform} no longer sends to Nextcloud")
-        return None
-    change = _nextcloud_change(builder, state, held.platform, held.kind, held.change, now)
-    return replace(held, change=change) if change.parts else None
-
-
-def _write_pending(
-    builder: PlanBuilder, state: UserSyncState, pending: PendingChange, now: Timestamp
-) -> UserSyncState:
-    # Activity from chat becomes a heartbeat, as Nextcloud's own clients send one: a
-    # PUT would make away sticky and outlast the user's return.
-    # NOTE: Nextcloud ignores an away heartbeat while a fresh online is stored, but the
-    # state still records away until the next sweep shows otherwise and republishes.
-    heartbeat = pending.kind is ChatEventKind.PRESENCE and pending.change.status_type in HEARTBEAT_TYPES
-    return write_nextcloud(
-        builder,
-        state,
-        pending.change,
-        now,
-        WriteReason.CHAT_CHANGED,
-        automatic=True,
-        exclude=pending.platform,
-        heartbeat=heartbeat,
-    )
-
-
-def _restore(builder: PlanBuilder, state: UserSyncState) -> UserSyncState:
-    current = state.nextcloud
-    if not is_automated(current, state.has_backup):
-        builder.note(state.user, SkipReason.NOTHING_TO_RESTORE, "no automation is active")
-        return state
-    message_id = current.message_id if current is not None else None
-    if message_id not in AUTOMATION_MESSAGE_IDS:
-        builder.note(
-            state.user,
-            SkipReason.AUTOMATION_ID_UNKNOWN,
-            "the automation's message id is unknown; read the user's own status first",
-        )
-        return state
-    builder.add(
-        PlannedWrite(
-            Target.NEXTCLOUD,
-            state.user,
-            WriteAction.REVERT,
-            WriteReason.RESTORE,
-            automatic=False,
-            revert_message_id=message_id,
-        )
-    )
-    target = replace(state.nextcloud_target, pending_change=None, pending_since=None)
-    return replace(state, nextcloud_target=target)
-
-
-def _command_write(
-    builder: PlanBuilder, state: UserSyncState, intent: CommandIntent, now: Timestamp
-) -> UserSyncState:
-    change = intent.change
-    if intent.action is CommandAction.CLEAR_MESSAGE:
-        change = StatusChange(message=StatusMessage())
-    if not change.parts:
-        builder.note(state.user, SkipReason.NO_CHANGE, "the command sets nothing")
-        return state
-    stamp_at = max(intent.issued_at, *(_applied_at(state, part) or 0.0 for part in change.parts))
-    state = _stamp(state, change.parts, stamp_at)
-    return write_nextcloud(
-        builder,
-        state,
-        change,
-        now,
-        WriteReason.COMMAND,
-        automatic=False,
-        deletes_backup=intent.action is CommandAction.SET,
-    )
-
-
-def _applied_at(state: UserSyncState, part: StatePart) -> Timestamp | None:
-    if part is StatePart.STATUS_TYPE:
-        return state.status_changed_at
-    return state.message_changed_at
-
-
-def _stamp(state: UserSyncState, parts: frozenset[StatePart] | set[StatePart], at: Timestamp) -> UserSyncState:
-    if StatePart.STATUS_TYPE in parts:
-        state = replace(state, status_changed_at=at)
-    if StatePart.MESSAGE in parts:
-        state = replace(state, message_changed_at=at)
-    return state

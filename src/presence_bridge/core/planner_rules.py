@@ -1,5 +1,6 @@
-"""Building blocks of the sync planner: the plan builder, wake times, and the two
-write steps (publish to chat, write to Nextcloud).
+"""Building blocks of the sync planner: the default settings, the plan builder, wake
+times, the two write steps (publish to chat, write to Nextcloud) and the per-part
+change times.
 
 The status rules they apply (expiry, outward safety, automations, echo comparison)
 are in :mod:`presence_bridge.core.planner_status` and re-exported here.
@@ -42,6 +43,8 @@ from presence_bridge.core.sync_state import (
     WriteAction,
     WriteReason,
 )
+
+DEFAULT_SETTINGS = PlannerSettings()
 
 
 @dataclass
@@ -213,3 +216,17 @@ def write_nextcloud(
     has_backup = state.has_backup and not loses_backup
     state = replace(state, nextcloud=desired, has_backup=has_backup, nextcloud_target=written)
     return publish(builder, state, now, reason, automatic=automatic, exclude=exclude)
+
+
+def _applied_at(state: UserSyncState, part: StatePart) -> Timestamp | None:
+    if part is StatePart.STATUS_TYPE:
+        return state.status_changed_at
+    return state.message_changed_at
+
+
+def _stamp(state: UserSyncState, parts: frozenset[StatePart] | set[StatePart], at: Timestamp) -> UserSyncState:
+    if StatePart.STATUS_TYPE in parts:
+        state = replace(state, status_changed_at=at)
+    if StatePart.MESSAGE in parts:
+        state = replace(state, message_changed_at=at)
+    return state

@@ -1,5 +1,5 @@
-"""How the sync planner reads and compares statuses: expiry, outward safety,
-automations, the presence classes each chat platform shows, and echo comparison.
+"""Status rules of the sync planner: expiry, outward safety, automations, the presence
+classes each chat platform shows, and echo comparison.
 
 :mod:`presence_bridge.core.planner_rules` re-exports these names.
 """
