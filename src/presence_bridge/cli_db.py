@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from presence_bridge import config
+from presence_bridge.cli_options import add_config_option
 from presence_bridge.cli_links import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -24,22 +24,13 @@ from presence_bridge.cli_links import (
 )
 
 
-def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=config.DEFAULT_CONFIG_PATH,
-        help=f"path of the TOML configuration file (default: {config.DEFAULT_CONFIG_PATH})",
-    )
-
-
 def register(db_commands: Any) -> None:
     """Add ``rotate-keys`` and ``purge`` to the ``db`` sub-command set ``db_commands``."""
     rotate = db_commands.add_parser(
         "rotate-keys",
         help="re-encrypt every stored secret with [storage] encryption_key, so previous_encryption_key can be removed",
     )
-    _add_config(rotate)
+    add_config_option(rotate)
     rotate.set_defaults(handler=async_command(_rotate_keys))
 
     purge = db_commands.add_parser(
@@ -47,7 +38,7 @@ def register(db_commands: Any) -> None:
         help="run the daily maintenance once: delete audit entries older than [storage] audit_retention_days "
         "and purge linked Nextcloud users that no longer exist",
     )
-    _add_config(purge)
+    add_config_option(purge)
     purge.set_defaults(handler=async_command(_purge))
 
 

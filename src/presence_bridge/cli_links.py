@@ -16,21 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from presence_bridge import config
+from presence_bridge.cli_options import add_config_option
 from presence_bridge.core.ids import ChatIdentity, Platform
 from presence_bridge.errors import BridgeError
 from presence_bridge.logs import setup_logging
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
-
-
-def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=config.DEFAULT_CONFIG_PATH,
-        help=f"path of the TOML configuration file (default: {config.DEFAULT_CONFIG_PATH})",
-    )
 
 
 def _add_identity(parser: argparse.ArgumentParser) -> None:
@@ -59,19 +51,19 @@ def register(commands: Any) -> None:
     link.add_argument(
         "--login-name", help="the Nextcloud login name for the app password (default: the Nextcloud user id)"
     )
-    _add_config(link)
+    add_config_option(link)
     link.set_defaults(handler=async_command(_link))
 
     unlink = commands.add_parser(
         "unlink", help="forget a chat user: delete the link and its data, revoke the Nextcloud app password"
     )
     _add_identity(unlink)
-    _add_config(unlink)
+    add_config_option(unlink)
     unlink.set_defaults(handler=async_command(_unlink))
 
     links = commands.add_parser("links", help="list the links with their credentials, directions and health")
     links.add_argument("--platform", choices=("slack", "matrix"), help="list only this platform")
-    _add_config(links)
+    add_config_option(links)
     links.set_defaults(handler=async_command(_links))
 
     csv_import = commands.add_parser(
@@ -79,7 +71,7 @@ def register(commands: Any) -> None:
     )
     csv_import.add_argument("csv", help="path of the CSV file, or - for standard input")
     csv_import.add_argument("--workspace", help="the Slack team id for rows without a 4th column")
-    _add_config(csv_import)
+    add_config_option(csv_import)
     csv_import.set_defaults(handler=async_command(_import))
 
 

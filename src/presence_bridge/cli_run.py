@@ -12,25 +12,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from pathlib import Path
 from typing import Any
 
 from presence_bridge import config
+from presence_bridge.cli_options import add_config_option
 from presence_bridge.logs import CLI, setup_logging
 
 logger = logging.getLogger(CLI)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
-
-
-def _add_config_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=config.DEFAULT_CONFIG_PATH,
-        help=f"path of the TOML configuration file (default: {config.DEFAULT_CONFIG_PATH})",
-    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -65,12 +56,12 @@ def register(commands: Any) -> None:
         "run",
         help="run the bridge: sweep Nextcloud, send chat writes, serve /healthz, /readyz and /metrics",
     )
-    _add_config_option(run)
+    add_config_option(run)
     run.set_defaults(handler=_run)
 
     check = commands.add_parser(
         "check",
         help="check that Nextcloud, the store and each chat platform are reachable and their credentials work",
     )
-    _add_config_option(check)
+    add_config_option(check)
     check.set_defaults(handler=_check)
