@@ -61,14 +61,30 @@ def test_example_file_loads() -> None:
 
 
 def test_example_file_documents_every_key() -> None:
+    """Every key of every section is in the example, commented out or not."""
     text = EXAMPLE.read_text(encoding="utf-8")
     for field in dataclasses.fields(config.Settings):
-        header = f"\n[{field.name}]\n"
-        assert header in text, f"section [{field.name}] is not in the example"
-        block = re.split(r"^\[", text.split(header, 1)[1], flags=re.MULTILINE)[0]
+        header = re.search(rf"^(# )?\[{field.name}\]\n", text, re.MULTILINE)
+        assert header, f"section [{field.name}] is not in the example"
+        block = re.split(r"^(?:# )?\[", text[header.end() :], flags=re.MULTILINE)[0]
         for key in accepted_keys(field.metadata["section_class"]):
             pattern = rf"^(# )?{re.escape(key)} = "
             assert re.search(pattern, block, re.MULTILINE), f"{field.name}.{key} is not in the example"
+
+
+def test_example_matrix_section_works_uncommented() -> None:
+    """Removing "# " from [matrix] and its key lines gives a section that loads with the documented variables."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    block = text[text.index("\n# [matrix]\n") :]
+    wanted = ("# [matrix]", "# homeserver_url = ", "# server_name = ", "# bot_access_token_env = ")
+    lines = [line.removeprefix("# ") if line.startswith(wanted) else line for line in block.splitlines()]
+    environ = {**EXAMPLE_ENV, "PRESENCE_BRIDGE_MATRIX_BOT_TOKEN": "bot-token"}
+
+    settings = config.loads(text + "\n".join(lines) + "\n", environ=environ, base_dir=EXAMPLE.parent)
+
+    assert settings.matrix is not None
+    assert settings.matrix.bot_access_token is not None
+    assert settings.matrix.bot_access_token.reveal() == "bot-token"
 
 
 def test_example_file_holds_no_inline_secret() -> None:
@@ -465,3 +481,45 @@ def test_mapping_unknown_key_rejected() -> None:
         load_with("msc3026_busy = true\n", section="mapping")
 
     assert caught.value.key == "mapping.msc3026_busy"
+
+
+MATRIX_WITHOUT_TOKEN = """
+[matrix]
+homeserver_url = "http://127.0.0.1:8008"
+server_name = "localhost"
+"""
+
+
+def test_matrix_without_token_rejected() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.loads(MINIMAL + MATRIX_WITHOUT_TOKEN, environ={})
+
+    assert caught.value.key == "matrix.as_token"
+    assert str(caught.value).startswith("matrix.as_token: no token is set, so the bridge cannot log in")
+    assert "or bot_access_token (a plain bot user)" in str(caught.value)
+
+
+def test_matrix_without_token_allowed_for_registration() -> None:
+    settings = config.loads(MINIMAL + MATRIX_WITHOUT_TOKEN, environ={}, matrix_token=False)
+
+    assert settings.matrix is not None
+    assert settings.matrix.as_token is None
+
+
+@pytest.mark.parametrize("host", ["not a host!", "-leading.example", "a..b"])
+def test_server_host_must_be_address_or_name(host: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_with(f'host = "{host}"\n', section="server")
+
+    assert caught.value.key == "server.host"
+    assert f"invalid host {host!r}" in str(caught.value)
+
+
+@pytest.mark.parametrize(("host", "warned"), [("127.0.0.1", False), ("::1", False), ("localhost", False),
+                                              ("0.0.0.0", True), ("bridge.example.org", True)])
+def test_server_host_warns_unless_loopback(host: str, warned: bool, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="presence_bridge.config"):
+        settings = load_with(f'host = "{host}"\n', section="server")
+
+    assert settings.server.host == host
+    assert any("is not a loopback address" in record.getMessage() for record in caplog.records) is warned

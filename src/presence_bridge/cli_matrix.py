@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from presence_bridge import config
-from presence_bridge.errors import ConfigError
 from presence_bridge.matrix.registration import Registration, generate_token, render_registration
 from presence_bridge.matrix.settings import MatrixSettings
 
@@ -80,15 +79,26 @@ def _tokens(matrix: MatrixSettings, token_dir: Path | None) -> tuple[str, str, l
 
 
 def _registration(args: argparse.Namespace) -> int:
-    settings = config.load(args.config)
+    settings = config.load(args.config, matrix_token=False)
     matrix = settings.matrix
     if matrix is None:
-        raise ConfigError(
-            "matrix: the section [matrix] is missing. Add it with at least homeserver_url and server_name "
-            "(see config.example.toml).",
-            key="matrix",
+        print(
+            f"{args.config} has no [matrix] section, so there is nothing to register. Add [matrix] with at least "
+            "homeserver_url and server_name (see config.example.toml), then run this command again.",
+            file=sys.stderr,
         )
-    url = args.url or matrix.appservice_url or f"http://{settings.server.host}:{settings.server.port}"
+        return EXIT_FAILURE
+    url = args.url or matrix.appservice_url
+    if url is None:
+        if settings.server.port == 0:
+            print(
+                "Cannot write the registration: [server] port = 0 picks a new port at each start, so the "
+                "homeserver could not reach the bridge. Set matrix.appservice_url, pass --url, or set "
+                "server.port to a fixed port.",
+                file=sys.stderr,
+            )
+            return EXIT_FAILURE
+        url = f"http://{settings.server.host}:{settings.server.port}"
     as_token, hs_token, new_lines = _tokens(matrix, args.token_dir)
     registration = Registration(
         id=matrix.appservice_id,

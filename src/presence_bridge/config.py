@@ -21,7 +21,10 @@ To add a section: declare a frozen dataclass whose fields use
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import logging
 import os
+import re
 import tomllib
 import urllib.parse
 import zoneinfo
@@ -56,6 +59,8 @@ from presence_bridge.errors import ConfigError
 from presence_bridge.linking.matrix_template import MatrixUserRule
 from presence_bridge.matrix.settings import MatrixSettings
 from presence_bridge.secret import Secret
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = Path("/etc/presence-bridge/config.toml")
 DEFAULT_USER_AGENT = f"presence-bridge/{__version__}"
@@ -260,11 +265,38 @@ class WhoSettings:
 # outbox dispatcher.
 
 
+_HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+
+
+def _listen_host(value: object, key: str, ctx: LoadContext) -> str:
+    """Parse an IP address or host name; warn when it is not a loopback address.
+
+    The HTTP server answers /metrics and the chat platforms' endpoints without a
+    login, so listening beyond this host deserves a line in the log.
+    """
+    host = text(value, key, ctx).strip()
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        if not _HOST_NAME.fullmatch(host):
+            raise invalid(key, f"invalid host {host!r}", "an IP address such as 127.0.0.1 or a host name") from None
+        loopback = host.lower() in _LOOPBACK_NAMES
+    if not loopback:
+        logger.warning(
+            "%s = %r is not a loopback address: /healthz, /readyz and /metrics answer without a login to "
+            "anyone who reaches it. Use 127.0.0.1 unless a proxy or the homeserver on another host needs it.",
+            key,
+            host,
+        )
+    return host
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """Listen address of the ``run`` process's HTTP server (health, metrics, chat endpoints)."""
 
-    host: str = setting(text, "a host name or IP address to listen on", default="127.0.0.1")
+    host: str = setting(_listen_host, "an IP address or host name to listen on", default="127.0.0.1")
     port: int = setting(int_range(0, 65535), "a TCP port, 0 for any free port", default=8090)
 
 
@@ -360,8 +392,14 @@ class Settings:
             )
 
 
-def from_mapping(document: Mapping[str, object], *, environ: Mapping[str, str], base_dir: Path) -> Settings:
-    """Validate an already parsed TOML document into :class:`Settings`."""
+def from_mapping(
+    document: Mapping[str, object], *, environ: Mapping[str, str], base_dir: Path, matrix_token: bool = True
+) -> Settings:
+    """Validate an already parsed TOML document into :class:`Settings`.
+
+    ``matrix_token=False`` accepts a ``[matrix]`` table without any token, for the
+    command that generates the tokens; every other command needs one.
+    """
     ctx = LoadContext(environ=environ, base_dir=base_dir)
     fields = dataclasses.fields(Settings)
     for name, value in document.items():
@@ -379,11 +417,18 @@ def from_mapping(document: Mapping[str, object], *, environ: Mapping[str, str], 
             values[field.name] = build_section(cls, document[field.name], field.name, ctx)
         elif field.metadata["required"]:
             raise ConfigError(f"{field.name}: the section [{field.name}] is missing.", key=field.name)
-    return Settings(**values)
+    settings = Settings(**values)
+    if matrix_token and settings.matrix is not None:
+        settings.matrix.require_token()
+    return settings
 
 
 def loads(
-    source: str, *, environ: Mapping[str, str] | None = None, base_dir: Path | None = None
+    source: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+    matrix_token: bool = True,
 ) -> Settings:
     """Parse TOML text into :class:`Settings`; relative paths start at ``base_dir`` (default: cwd)."""
     try:
@@ -394,10 +439,11 @@ def loads(
         document,
         environ=os.environ if environ is None else environ,
         base_dir=base_dir or Path.cwd(),
+        matrix_token=matrix_token,
     )
 
 
-def load(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Settings:
+def load(path: Path | str, *, environ: Mapping[str, str] | None = None, matrix_token: bool = True) -> Settings:
     """Read and validate the TOML file at ``path``."""
     path = Path(path)
     try:
@@ -406,4 +452,4 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Setti
         raise ConfigError(f"configuration file {str(path)!r} does not exist.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read configuration file {str(path)!r}: {exc}") from None
-    return loads(source, environ=environ, base_dir=path.resolve().parent)
+    return loads(source, environ=environ, base_dir=path.resolve().parent, matrix_token=matrix_token)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 from presence_bridge import config
 from presence_bridge.matrix.checks import check_matrix
-from presence_bridge.service.check import PLATFORM_CHECKS
+from presence_bridge import cli
+from presence_bridge.service.check import platform_checks
 from tests.matrix.synapse_harness import SynapseServer, free_port
 
 
@@ -57,14 +59,14 @@ async def test_wrong_bot_localpart_fails(synapse: SynapseServer) -> None:
 
 
 async def test_without_tokens_plain_bot(synapse: SynapseServer) -> None:
-    results = await check_matrix(settings_for(synapse.base_url, ""))
+    results = await check_matrix(settings_for(synapse.base_url, 'bot_access_token = "unused-by-the-check"'))
 
     assert [result.ok for result in results] == [True, True, True]
     assert "plain bot" in results[1].detail
 
 
 async def test_unreachable_homeserver_fails() -> None:
-    results = await check_matrix(settings_for(f"http://127.0.0.1:{free_port()}", ""))
+    results = await check_matrix(settings_for(f"http://127.0.0.1:{free_port()}", 'bot_access_token = "t"'))
 
     assert len(results) == 1
     assert results[0].ok is False
@@ -72,7 +74,7 @@ async def test_unreachable_homeserver_fails() -> None:
 
 
 async def test_no_matrix_section_no_results() -> None:
-    document = settings_for("http://127.0.0.1:1", "")
+    document = settings_for("http://127.0.0.1:1", 'bot_access_token = "t"')
 
     results = await check_matrix(config.Settings(nextcloud=document.nextcloud, storage=document.storage))
 
@@ -80,4 +82,41 @@ async def test_no_matrix_section_no_results() -> None:
 
 
 def test_registered_as_platform_check() -> None:
-    assert check_matrix in PLATFORM_CHECKS
+    with_matrix = settings_for("http://127.0.0.1:1", 'bot_access_token = "t"')
+    without = config.Settings(nextcloud=with_matrix.nextcloud, storage=with_matrix.storage)
+
+    assert check_matrix in platform_checks(with_matrix)
+    assert check_matrix not in platform_checks(without)
+
+
+def test_check_command_reports_unreachable_homeserver(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    homeserver = f"http://127.0.0.1:{free_port()}"
+    path = tmp_path / "bridge.toml"
+    path.write_text(
+        f"""
+[nextcloud]
+url = "http://127.0.0.1:{free_port()}"
+login = "alice"
+app_password = "pw"
+
+[storage]
+url = "sqlite+aiosqlite:///{tmp_path / 'bridge.db'}"
+encryption_key = "{Fernet.generate_key().decode()}"
+
+[matrix]
+homeserver_url = "{homeserver}"
+server_name = "localhost"
+as_token = "as-token"
+hs_token = "hs-token"
+""",
+        encoding="utf-8",
+    )
+
+    status = cli.main(["check", "--config", str(path)])
+
+    lines = capsys.readouterr().out.splitlines()
+    matrix_lines = [line for line in lines if ": " in line and line.split(": ", 1)[0].split()[-1] == "Matrix"]
+    assert status == 1
+    assert len(matrix_lines) == 1
+    assert matrix_lines[0].startswith(f"FAIL  Matrix: {homeserver} is not usable")
+    assert "Check matrix.homeserver_url." in matrix_lines[0]

@@ -86,8 +86,34 @@ def test_registration_without_matrix_section(tmp_path: Path, capsys: pytest.Capt
 
     status = cli.main(["matrix", "registration", "--config", str(path)])
 
+    err = capsys.readouterr().err
     assert status == 1
-    assert "[matrix] is missing" in capsys.readouterr().err
+    assert err.startswith(f"{path} has no [matrix] section, so there is nothing to register. Add [matrix]")
+    assert "is invalid" not in err
+
+
+def test_registration_refuses_port_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config_path = write_config(tmp_path)
+    config_path.write_text(config_path.read_text(encoding="utf-8").replace("port = 8091", "port = 0"), encoding="utf-8")
+    output = tmp_path / "registration.yaml"
+
+    status = cli.main(["matrix", "registration", "--config", str(config_path), "--output", str(output)])
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert not output.exists()
+    assert err.startswith("Cannot write the registration: [server] port = 0 picks a new port at each start")
+    assert "Set matrix.appservice_url, pass --url, or set server.port to a fixed port." in err
+
+
+def test_registration_port_zero_with_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config_path = write_config(tmp_path)
+    config_path.write_text(config_path.read_text(encoding="utf-8").replace("port = 8091", "port = 0"), encoding="utf-8")
+
+    status = cli.main(["matrix", "registration", "--config", str(config_path), "--url", "http://bridge:9"])
+
+    assert status == 0
+    assert 'url: "http://bridge:9"' in capsys.readouterr().out
 
 
 def test_registration_loaded_by_synapse(tmp_path: Path, synapse: SynapseServer) -> None:

@@ -104,5 +104,9 @@ def test_taken_port_is_reported(emulator: EmulatorServer, files: BridgeFiles, ru
 
         status = run.wait_exit()
 
+    log = run.log()
     assert status == 1
-    assert f"server.port: cannot listen on 127.0.0.1:{port}" in run.log()
+    assert f"presence-bridge cannot run: port {port} on 127.0.0.1 is already in use; stop the other program or set server.port" in log
+    assert "is invalid" not in log
+    assert "Traceback" not in log
+    assert log.rstrip().splitlines()[-1].split("presence-bridge stopped: ", 1)[1].endswith("did not start")

@@ -5,8 +5,8 @@
 per check, or none when the file has no ``[matrix]`` table.  It checks that the
 homeserver returns ``/versions``, that the appservice ``as_token`` is known and
 acts as the configured bot, and whether MSC3026 busy presence is available for
-the configured ``msc3026`` mode.  Importing this module adds :func:`check_matrix`
-to ``PLATFORM_CHECKS``.
+the configured ``msc3026`` mode.  :func:`presence_bridge.service.check.platform_checks`
+lists it when the file has a ``[matrix]`` table.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from presence_bridge.config import Settings
 from presence_bridge.errors import MatrixError, MatrixUnauthorized
 from presence_bridge.matrix.appservice_client import BUSY_FEATURE, AppserviceClient
 from presence_bridge.matrix.settings import MatrixSettings
-from presence_bridge.service.check import PLATFORM_CHECKS, CheckResult
+from presence_bridge.service.check import CheckResult
 
 SYSTEM = "Matrix"
 
@@ -89,7 +89,3 @@ def _check_busy(versions: dict[str, object], matrix: MatrixSettings) -> CheckRes
             "experimental_features: {msc3026_enabled: true} in Synapse, or matrix.msc3026 = auto",
         )
     return CheckResult(SYSTEM, True, f"the homeserver does not advertise {BUSY_FEATURE}; DND is shown as unavailable")
-
-
-if check_matrix not in PLATFORM_CHECKS:
-    PLATFORM_CHECKS.append(check_matrix)

@@ -81,8 +81,9 @@ def server_of(user_id: str) -> str:
 class MatrixSettings:
     """How to reach the Matrix homeserver, the appservice registration, and who may use the bridge.
 
-    Without ``as_token`` and ``hs_token`` the bridge runs as a plain bot user and sees
-    only the presence of users who share a room with the bot.
+    Without ``as_token`` and ``hs_token`` the bridge runs as a plain bot user with
+    ``bot_access_token`` and sees only the presence of users who share a room with
+    the bot; one of the two is required.
     """
 
     homeserver_url: str = setting(http_url, "the homeserver's client-server API base URL")
@@ -110,6 +111,20 @@ class MatrixSettings:
             )
         if self.as_token is not None and self.as_token == self.hs_token:
             raise invalid("matrix.hs_token", "hs_token equals as_token", "two different random tokens")
+
+    def require_token(self) -> None:
+        """Raise ConfigError unless an appservice or a bot token is set, so the bot can log in.
+
+        Not part of ``__post_init__``: ``matrix registration`` reads a ``[matrix]``
+        table without tokens to generate them.
+        """
+        if self.as_token is None and self.bot_access_token is None:
+            raise invalid(
+                "matrix.as_token",
+                "no token is set, so the bridge cannot log in to the homeserver",
+                "as_token and hs_token (an appservice registration) or bot_access_token (a plain bot user), "
+                "each directly or as *_env or *_file",
+            )
 
     @property
     def uses_appservice(self) -> bool:

@@ -6,9 +6,10 @@ capabilities (server version, ``user_status`` enabled, busy and restore support)
 and the read account's own user, which fails with a wrong app password.  The
 store check opens the database without changing it and tests the encryption key.
 
-Chat platforms add their checks through :data:`PLATFORM_CHECKS`: a function that
-takes the settings and returns results, or an empty list when the platform is not
-configured.  The recording platform's check is the first entry.
+Each chat platform has a check: a function that takes the settings and returns
+results, or an empty list when the platform is not configured.
+:func:`platform_checks` lists them; the Matrix check is imported there, only when
+the file has a ``[matrix]`` table, so a run without Matrix never loads its modules.
 """
 
 from __future__ import annotations
@@ -183,14 +184,20 @@ async def check_recording(settings: Settings) -> list[CheckResult]:
     return [CheckResult("Recording platform", True, f"writes are appended to {path}")]
 
 
-PLATFORM_CHECKS: list[PlatformCheck] = [check_recording]
-"""Checks of the chat platforms; each adapter appends its own when it is imported."""
+def platform_checks(settings: Settings) -> list[PlatformCheck]:
+    """Return the checks of the chat platforms configured in ``settings``, in report order."""
+    checks: list[PlatformCheck] = [check_recording]
+    if settings.matrix is not None:
+        from ..matrix.checks import check_matrix
+
+        checks.append(check_matrix)
+    return checks
 
 
 async def run_checks(settings: Settings) -> list[CheckResult]:
     """Run every check in order: Nextcloud, the store, then each chat platform."""
     results = await check_nextcloud(settings)
     results += await check_store(settings)
-    for platform_check in PLATFORM_CHECKS:
+    for platform_check in platform_checks(settings):
         results += await platform_check(settings)
     return results

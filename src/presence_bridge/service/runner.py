@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import secrets
@@ -42,7 +43,7 @@ import uvicorn
 
 from .. import __version__
 from ..config import Settings
-from ..errors import ConfigError, NextcloudError, NextcloudUnauthorized
+from ..errors import BridgeError, NextcloudError, NextcloudUnauthorized
 from ..nextcloud import NextcloudClient
 from ..storage import OutboxState, Store, open_store
 from ..sync.dispatcher import Dispatcher, DispatcherOptions
@@ -285,10 +286,12 @@ def bind_listener(host: str, port: int) -> socket.socket:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         return socket.create_server((host, port), family=family, reuse_port=False)
     except OSError as exc:
-        raise ConfigError(
-            f"server.port: cannot listen on {host}:{port}: {exc.strerror or exc}. Stop the program that uses "
-            "the port, or set [server] host and port to a free address.",
-            key="server.port",
+        if exc.errno == errno.EADDRINUSE:
+            raise BridgeError(
+                f"port {port} on {host} is already in use; stop the other program or set server.port"
+            ) from None
+        raise BridgeError(
+            f"cannot listen on {host} port {port}: {exc.strerror or exc}. Check server.host and server.port"
         ) from None
 
 
@@ -320,5 +323,15 @@ async def _finish(*tasks: asyncio.Task[Any], timeout: float | None = None, cance
 
 
 def run(settings: Settings) -> int:
-    """Run the process in a new event loop and return its exit status."""
-    return asyncio.run(BridgeProcess(settings).run())
+    """Run the process in a new event loop and return its exit status.
+
+    A problem the bridge reports (a taken port, a store it cannot open) ends the
+    process with one plain ERROR line and the stop line, never a traceback.
+    """
+    process = BridgeProcess(settings)
+    try:
+        return asyncio.run(process.run())
+    except BridgeError as exc:
+        logger.error("presence-bridge cannot run: %s", exc)
+        logger.info("presence-bridge stopped: replica %s did not start", process.replica_id)
+        return 1
