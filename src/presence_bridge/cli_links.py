@@ -23,30 +23,48 @@ from presence_bridge.logs import setup_logging
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+PLATFORM_CHOICES = tuple(platform.value for platform in (Platform.SLACK, Platform.MATRIX, Platform.RECORDING))
 
 
 def _add_identity(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--platform", required=True, choices=("slack", "matrix"), help="the chat platform")
+    parser.add_argument("--platform", required=True, choices=PLATFORM_CHOICES, help="the chat platform")
     parser.add_argument(
-        "--chat-user", required=True, help="the chat user id: a Slack member id (U...) or a Matrix id (@name:server)"
+        "--chat-user",
+        required=True,
+        help="the chat user id: a Slack member id (U...), a Matrix id (@name:server) or a recording platform user id",
     )
     parser.add_argument(
         "--workspace",
-        help="the Slack team id (T...), required for Slack; for Matrix it defaults to the homeserver of --chat-user",
+        help=(
+            "the Slack team id (T...) or the recording platform's workspace, required for both; "
+            "for Matrix it defaults to the homeserver of --chat-user"
+        ),
     )
 
 
 def register(commands: Any) -> None:
     """Add ``link``, ``unlink``, ``links`` and ``import`` to the sub-command set ``commands``."""
-    link = commands.add_parser("link", help="link a chat user to a Nextcloud user, optionally with an app password")
+    link = commands.add_parser(
+        "link",
+        help="link a chat user to a Nextcloud user, optionally with an app password",
+        description=(
+            "Link a chat user to a Nextcloud user. Give the bridge an app password of its own "
+            "(Nextcloud: Settings > Security > Create new app password), not one another client uses: "
+            "unlink revokes the app password the bridge holds."
+        ),
+    )
     _add_identity(link)
     link.add_argument("--nextcloud-user", required=True, help="the Nextcloud user id")
     password = link.add_mutually_exclusive_group()
     password.add_argument(
-        "--app-password-file", type=Path, help="read the user's Nextcloud app password from this file"
+        "--app-password-file",
+        type=Path,
+        help="read the app password created for the bridge from this file (unlink revokes it)",
     )
     password.add_argument(
-        "--app-password-stdin", action="store_true", help="read the user's Nextcloud app password from standard input"
+        "--app-password-stdin",
+        action="store_true",
+        help="read the app password created for the bridge from standard input (unlink revokes it)",
     )
     link.add_argument(
         "--login-name", help="the Nextcloud login name for the app password (default: the Nextcloud user id)"
@@ -62,7 +80,7 @@ def register(commands: Any) -> None:
     unlink.set_defaults(handler=async_command(_unlink))
 
     links = commands.add_parser("links", help="list the links with their credentials, directions and health")
-    links.add_argument("--platform", choices=("slack", "matrix"), help="list only this platform")
+    links.add_argument("--platform", choices=PLATFORM_CHOICES, help="list only this platform")
     add_config_option(links)
     links.set_defaults(handler=async_command(_links))
 
@@ -105,9 +123,20 @@ def _identity(args: argparse.Namespace) -> ChatIdentity:
                     "--workspace is missing: a Slack user needs the Slack team id (e.g. T012AB3CD) of its workspace"
                 )
             return slack_identity(args.chat_user, args.workspace)
+        if args.platform == Platform.RECORDING.value:
+            return _recording_identity(args.chat_user, args.workspace)
         return matrix_identity(args.chat_user, args.workspace)
     except RowError as error:
         raise BridgeError(f"{error}") from None
+
+
+def _recording_identity(chat_user: str, workspace: str | None) -> ChatIdentity:
+    """Build an identity on the recording platform, whose ids are free text."""
+    if not workspace:
+        raise BridgeError("--workspace is missing: a recording platform user needs the workspace its writes are recorded under")
+    if not chat_user.strip():
+        raise BridgeError("--chat-user is empty: give the recording platform user id")
+    return ChatIdentity(Platform.RECORDING, workspace, chat_user)
 
 
 def _read_app_password(args: argparse.Namespace) -> Any:

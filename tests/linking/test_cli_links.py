@@ -165,6 +165,40 @@ def test_link_slack_needs_workspace(bridge: Bridge, capsys: pytest.CaptureFixtur
     assert "column" not in error
 
 
+def test_link_recording_platform(bridge: Bridge, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    password_file = tmp_path / "carol-app-password"
+    password_file.write_text(CAROL_PASSWORD, encoding="utf-8")
+
+    status = bridge.run("link", "--platform", "recording", "--chat-user", "chat-carol", "--workspace", "ws",
+                        "--nextcloud-user", "carol", "--app-password-file", str(password_file))
+
+    assert status == 0, capsys.readouterr().err
+    link, credentials = bridge.read(ChatIdentity(Platform.RECORDING, "ws", "chat-carol"))
+    assert link is not None
+    assert link.nextcloud_user_id == "carol"
+    assert credentials is not None
+    assert bridge.run("links", "--platform", "recording") == 0
+    assert "chat-carol" in capsys.readouterr().out
+    assert bridge.run("unlink", "--platform", "recording", "--chat-user", "chat-carol", "--workspace", "ws") == 0
+    assert bridge.read(ChatIdentity(Platform.RECORDING, "ws", "chat-carol")) == (None, None)
+
+
+def test_link_recording_needs_workspace(bridge: Bridge, capsys: pytest.CaptureFixture[str]) -> None:
+    status = bridge.run("link", "--platform", "recording", "--chat-user", "chat-carol", "--nextcloud-user", "carol")
+
+    assert status == 1
+    assert "--workspace is missing: a recording platform user" in capsys.readouterr().err
+
+
+def test_link_help_warns_unlink_revokes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["link", "--help"])
+
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Settings > Security > Create new app password" in text
+    assert "unlink revokes the app password the bridge holds" in text
+
+
 def test_links_table(bridge: Bridge, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     password_file = tmp_path / "carol-app-password"
     password_file.write_text(CAROL_PASSWORD, encoding="utf-8")

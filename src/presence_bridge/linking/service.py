@@ -41,7 +41,7 @@ from .user_clients import UserClients, credential_fingerprint, describe_identity
 logger = logging.getLogger(__name__)
 
 AUDIT_ACTION_LINK = "link"
-LINKABLE_PLATFORMS = (Platform.SLACK, Platform.MATRIX)
+LINKABLE_PLATFORMS = (Platform.SLACK, Platform.MATRIX, Platform.RECORDING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,8 @@ class UnlinkResult:
     """The outcome of :meth:`LinkingService.unlink`: what was deleted, and whether Nextcloud revoked the app password.
 
     ``revoke_problem`` explains why the app password was not revoked (None when it
-    was, or when there was none).  ``forgotten.slack_user_token`` is for the
+    was, or when there was none).  It reads on from "The app password was ",
+    e.g. ``not revoked, because revoking it failed: …``.  ``forgotten.slack_user_token`` is for the
     Slack adapter to revoke with ``auth.revoke``.
     """
 
@@ -272,7 +273,7 @@ class LinkingService:
             await client.revoke_app_password()
         except NextcloudError as error:
             logger.warning("Revoking the Nextcloud app password of %s failed: %s", identity, error)
-            return f"revoking it failed: {error}"
+            return f"not revoked, because revoking it failed: {error}"
         logger.info("Revoked the Nextcloud app password of %s", identity)
         return None
 
