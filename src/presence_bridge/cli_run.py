@@ -36,6 +36,9 @@ def _check(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     # Only warnings from the libraries: the report itself goes to standard output.
     setup_logging(config.LoggingSettings(level="WARNING", format=settings.logging.format))
+    # Each failed request becomes a FAIL line that says what to change, so the client's
+    # own error line about the same request would only repeat it with advice for other accounts.
+    logging.getLogger("presence_bridge.nextcloud").setLevel(logging.CRITICAL)
     from presence_bridge.service.check import run_checks
 
     print(f"Configuration file {args.config} is valid.")

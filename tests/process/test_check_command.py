@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 
@@ -43,10 +44,59 @@ def test_check_reports_wrong_app_password(
     )
 
     assert status == 1
-    assert "FAIL  Nextcloud:" in output
-    assert "rejected the login 'bridge'" in output
-    assert "the app password is wrong or was revoked" in output
-    assert "set nextcloud.app_password" in output
+    assert (
+        f"FAIL  Nextcloud: Nextcloud at {emulator.base_url} rejected the login 'bridge' with the app password from "
+        "config file: the password is wrong or was revoked. Create a new app password in Nextcloud (Personal "
+        "settings > Security > Devices & sessions) and set nextcloud.app_password to it.\n"
+    ) in output
+
+
+def test_check_names_password_variable(
+    emulator: EmulatorServer, files: BridgeFiles, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_team(emulator, files, 1)
+    monkeypatch.setenv("FX_READER_PASSWORD", "not-the-password")
+
+    status, output = run_check(
+        files, emulator.base_url, capsys, ('app_password = "bridge-app-password"', 'app_password_env = "FX_READER_PASSWORD"')
+    )
+
+    assert status == 1
+    assert "with the app password from environment variable FX_READER_PASSWORD:" in output
+    assert "and set the environment variable FX_READER_PASSWORD to it.\n" in output
+    assert "nextcloud.app_password " not in output
+
+
+def test_check_prints_no_client_log_lines(
+    emulator: EmulatorServer, files: BridgeFiles, capfd: pytest.CaptureFixture[str]
+) -> None:
+    make_team(emulator, files, 1)
+    config = files.write_config("check", emulator.base_url, port=free_port())
+    config.write_text(config.read_text().replace("bridge-app-password", "not-the-password"))
+
+    status = main(["check", "--config", str(config)])
+
+    captured = capfd.readouterr()
+    assert status == 1
+    assert "login flow" not in captured.out + captured.err
+    assert captured.err == ""
+
+
+def test_check_words_503_as_unavailable(
+    emulator: EmulatorServer, files: BridgeFiles, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_team(emulator, files, 1)
+    response = httpx.post(f"{emulator.base_url}/_emulator/faults", json={"match": "/", "status": 503, "count": 1000})
+    response.raise_for_status()
+
+    status, output = run_check(files, emulator.base_url, capsys)
+
+    assert status == 1
+    assert (
+        f"FAIL  Nextcloud: Nextcloud at {emulator.base_url} is unavailable (HTTP 503). Try again later, or check "
+        "the Nextcloud server's log and the proxy in front of it.\n"
+    ) in output
+    assert "rejected" not in output
 
 
 def test_check_reports_unreachable_url(files: BridgeFiles, capsys: pytest.CaptureFixture[str]) -> None:
@@ -55,8 +105,10 @@ def test_check_reports_unreachable_url(files: BridgeFiles, capsys: pytest.Captur
     status, output = run_check(files, url, capsys)
 
     assert status == 1
-    assert f"FAIL  Nextcloud: cannot reach Nextcloud at {url}" in output
-    assert "Check nextcloud.url" in output
+    assert (
+        f"FAIL  Nextcloud: cannot reach Nextcloud at {url} (the connection failed). Check nextcloud.url, that the "
+        "server is running, and the proxy, TLS settings and network between this host and the server.\n"
+    ) in output
 
 
 def test_check_reports_wrong_encryption_key(
@@ -67,6 +119,7 @@ def test_check_reports_wrong_encryption_key(
 
     status, output = run_check(files, emulator.base_url, capsys, (files.key, other_key))
 
+    store_line = next(line for line in output.splitlines() if line.startswith("FAIL  Store:"))
     assert status == 1
-    assert "FAIL  Store:" in output
-    assert "storage.encryption_key" in output
+    assert "none of the 1 configured encryption keys decrypts this store's data" in store_line
+    assert store_line.count("storage.encryption_key") == 1

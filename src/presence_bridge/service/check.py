@@ -109,19 +109,24 @@ async def check_nextcloud(settings: Settings) -> list[CheckResult]:
 
 
 def describe_nextcloud_error(settings: Settings, error: NextcloudError) -> str:
-    """Turn a failed Nextcloud request into a sentence that names the setting to fix."""
+    """Turn a failed Nextcloud request into one sentence that names the setting to fix, once."""
     nextcloud = settings.nextcloud
     if isinstance(error, NextcloudUnauthorized):
         return (
             f"Nextcloud at {nextcloud.url} rejected the login {nextcloud.login!r} with the app password from "
-            f"{nextcloud.app_password.source}: the app password is wrong or was revoked. Create a new app "
-            "password in Nextcloud (Personal settings > Security > Devices & sessions) and set "
-            "nextcloud.app_password to it."
+            f"{nextcloud.app_password.source}: the password is wrong or was revoked. Create a new app password "
+            f"in Nextcloud (Personal settings > Security > Devices & sessions) and "
+            f"{_where_to_put(nextcloud.app_password.source)}."
+        )
+    if error.http_status is not None and error.http_status >= 500:
+        return (
+            f"Nextcloud at {nextcloud.url} is unavailable (HTTP {error.http_status}). Try again later, "
+            "or check the Nextcloud server's log and the proxy in front of it."
         )
     if isinstance(error, NextcloudUnavailable):
         return (
-            f"cannot reach Nextcloud at {nextcloud.url}: {error}. Check nextcloud.url, that the server is "
-            "running, and the network between this host and the server."
+            f"cannot reach Nextcloud at {nextcloud.url} ({_transport_problem(error)}). Check nextcloud.url, "
+            "that the server is running, and the proxy, TLS settings and network between this host and the server."
         )
     if isinstance(error, NextcloudForbidden):
         return f"Nextcloud at {nextcloud.url} refused the account {nextcloud.login!r} (HTTP 403): {error}"
@@ -131,6 +136,27 @@ def describe_nextcloud_error(settings: Settings, error: NextcloudError) -> str:
             "the base URL of Nextcloud, without /ocs/ or /index.php."
         )
     return f"Nextcloud at {nextcloud.url} failed: {error}"
+
+
+def _where_to_put(source: str) -> str:
+    """Return where the operator puts a new app password, given the ``Secret.source`` of the current one."""
+    if source.startswith("environment variable "):
+        return f"set the {source} to it"
+    if source.startswith("file "):
+        return f"write it to the {source}"
+    return "set nextcloud.app_password to it"
+
+
+def _transport_problem(error: NextcloudError) -> str:
+    """Return the reason a request got no answer, in a few words."""
+    cause = error.__cause__
+    if isinstance(cause, httpx.TimeoutException):
+        return "the request timed out"
+    if isinstance(cause, httpx.ConnectError):
+        return "the connection failed"
+    if cause is not None:
+        return f"no answer: {type(cause).__name__}"
+    return "no answer"
 
 
 async def check_store(settings: Settings) -> list[CheckResult]:
@@ -143,8 +169,7 @@ async def check_store(settings: Settings) -> list[CheckResult]:
             CheckResult(
                 "Store",
                 False,
-                f"the database at {url} opens, but {exc}. Set storage.encryption_key to the key the data was "
-                "stored with (or keep the old one as storage.previous_encryption_key).",
+                f"the database at {url} opens, but {exc}.",
             )
         ]
     except StorageError as exc:
