@@ -25,10 +25,19 @@ async def test_command_without_credentials_asks_to_link(bridge: Bridge) -> None:
     linked_reply = await bridge.command("carol", "dnd")
     unlinked_reply = await bridge.command("dave", "away 1h")
 
+    matrix_reply = await bridge.gateway.handle_command(
+        Conversation(Platform.RECORDING, "ws", "U-dave"), "away", prefix="!status "
+    )
+
+    expected = (
+        "Your chat account is not linked to Nextcloud with an app password yet, so the bridge cannot "
+        "act for you. Send link to connect your Nextcloud account."
+    )
     assert not linked_reply.ok
-    assert "link" in linked_reply.text
+    assert linked_reply.text == expected
     assert not unlinked_reply.ok
-    assert "link" in unlinked_reply.text
+    assert unlinked_reply.text == expected
+    assert matrix_reply.text == expected.replace("Send link", "Send !status link")
 
 
 async def test_status_command_writes_nextcloud_and_chat(bridge: Bridge) -> None:
@@ -98,6 +107,7 @@ async def test_automation_mirrored_and_restored(bridge: Bridge) -> None:
     assert mirrored["status"] == "busy"
     assert mirrored["automated"] is True
     assert reply.ok, reply.text
+    assert reply.text == "Restored the status you had before the call, meeting or out-of-office."
     assert bridge.nextcloud.own_status("alice")["status"] == "away"
     assert bridge.nextcloud.own_status("alice")["messageId"] is None
     restored = bridge.writes("alice")[-1]["desired"]
@@ -114,7 +124,25 @@ async def test_restore_without_automation_changes_nothing(bridge: Bridge) -> Non
 
     assert bridge.nextcloud.own_status("alice")["status"] == "dnd"
     assert bridge.writes("alice") == []
-    assert reply.text
+    assert not reply.ok
+    assert reply.text == (
+        "There is no saved status to restore: no call, meeting or out-of-office has set your current status."
+    )
+
+
+async def test_restore_without_backup_row(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    # Alice has no status row, so the call's status gets no backup row to revert to.
+    bridge.nextcloud.control("POST", "/automations", {"user": "alice", "message_id": "call", "status": "busy"})
+
+    reply = await bridge.command("alice", "restore")
+
+    assert bridge.nextcloud.own_status("alice")["messageId"] == "call"
+    assert not reply.ok
+    assert reply.text == (
+        "There is no saved status to restore: Nextcloud keeps no earlier status behind the 'call' status, "
+        "so it left that status unchanged."
+    )
 
 
 async def test_presence_sends_heartbeat(bridge: Bridge) -> None:
@@ -175,9 +203,28 @@ async def test_unlink_forgets_link_and_state(bridge: Bridge) -> None:
     states = await bridge.executor.states.load(["alice"])
 
     assert reply.ok, reply.text
-    assert "alice" in reply.text
+    assert reply.text == (
+        "Unlinked from Nextcloud user alice and deleted the bridge's data about you. The bridge also revoked "
+        "the app password it used in Nextcloud; your other devices keep their own app passwords."
+    )
     assert await bridge.store.get_link(identity("alice")) is None
     assert states == {}
+
+
+async def test_unlink_reply_when_not_revoked(bridge: Bridge) -> None:
+    service = LinkingService(bridge.store, bridge.http, user_clients=bridge.pool)
+    bridge.gateway.commands.accounts = LinkingCommands(service, PlatformRegistry([bridge.recording]))
+    await bridge.link("alice")
+    await bridge.store.mark_unhealthy(identity("alice"), "HTTP 401")
+
+    reply = await bridge.command("alice", "unlink")
+
+    assert reply.ok, reply.text
+    assert reply.text == (
+        "Unlinked from Nextcloud user alice and deleted the bridge's data about you. The app password the "
+        "bridge used was not revoked, because the link was unhealthy (HTTP 401) and another failed login "
+        "would count against the bridge; remove it in Nextcloud under Settings > Security if nothing else uses it."
+    )
 
 
 async def test_link_without_service_is_refused(bridge: Bridge) -> None:
@@ -191,7 +238,7 @@ async def test_predefined_command_unlinked_asks_to_link(bridge: Bridge) -> None:
     reply = await bridge.command("dave", "meeting")
 
     assert not reply.ok
-    assert "link" in reply.text
+    assert reply.text.endswith("Send link to connect your Nextcloud account.")
 
 
 async def test_unhealthy_link_asks_to_link_again(bridge: Bridge) -> None:
@@ -202,7 +249,10 @@ async def test_unhealthy_link_asks_to_link_again(bridge: Bridge) -> None:
     reply = await bridge.command("alice", "dnd")
 
     assert not reply.ok
-    assert "again" in reply.text
+    assert reply.text == (
+        "Nextcloud no longer accepts the app password the bridge holds for you, so it sends no request "
+        "as you. Send link to connect your Nextcloud account again."
+    )
     assert bridge.nextcloud.own_status("alice")["status"] == "away"
 
 

@@ -28,15 +28,15 @@ class LinkingCommands:
         self._platforms = platforms
         self._waiters: set[asyncio.Task[None]] = set()
 
-    async def link(self, conversation: Conversation) -> Reply:
-        """Start a Login Flow and reply privately with its URL."""
+    async def link(self, conversation: Conversation, *, prefix: str = "") -> Reply:
+        """Start a Login Flow and reply privately with its URL; ``prefix`` is the platform's command word."""
         identity = _identity(conversation)
         try:
             pending = await self._service.start(identity)
         except (BridgeError, ValueError) as error:
             logger.warning("Starting a login flow for %s failed: %s", identity, error)
             return Reply(f"Linking failed to start: {error}", ok=False)
-        waiter = asyncio.create_task(self._confirm(conversation, pending))
+        waiter = asyncio.create_task(self._confirm(conversation, pending, prefix))
         self._waiters.add(waiter)
         waiter.add_done_callback(self._waiters.discard)
         expires = pending.expires_at.strftime("%H:%M UTC")
@@ -47,21 +47,30 @@ class LinkingCommands:
         return Reply(text, private=True)
 
     async def unlink(self, conversation: Conversation) -> Reply:
-        """Forget the link and its data, and revoke the app password in Nextcloud."""
+        """Forget the link and its data, revoke the app password in Nextcloud, and say whether that worked."""
         result = await self._service.unlink(_identity(conversation))
         if result.forgotten is None:
             return Reply("Your chat account was not linked to Nextcloud.")
-        text = f"Unlinked from Nextcloud user {result.forgotten.link.nextcloud_user_id} and deleted the bridge's data about you."
-        if result.revoke_problem:
-            text += f" The app password was {result.revoke_problem}; remove it in Nextcloud's security settings."
+        user = result.forgotten.link.nextcloud_user_id
+        text = f"Unlinked from Nextcloud user {user} and deleted the bridge's data about you."
+        if result.app_password_revoked:
+            text += (
+                " The bridge also revoked the app password it used in Nextcloud; "
+                "your other devices keep their own app passwords."
+            )
+        elif result.revoke_problem:
+            text += (
+                f" The app password the bridge used was {result.revoke_problem}; "
+                "remove it in Nextcloud under Settings > Security if nothing else uses it."
+            )
         return Reply(text)
 
-    async def _confirm(self, conversation: Conversation, pending: PendingLink) -> None:
+    async def _confirm(self, conversation: Conversation, pending: PendingLink, prefix: str) -> None:
         platform = self._platforms.get(conversation.platform)
         try:
             link = await pending.wait()
         except (BridgeError, OSError) as error:
-            reply = Reply(f"Linking did not complete: {error}. Send link to try again.", ok=False)
+            reply = Reply(f"Linking did not complete: {error}. Send {prefix}link to try again.", ok=False)
         else:
             reply = Reply(f"Linked to Nextcloud user {link.nextcloud_user_id}.")
         if platform is None:

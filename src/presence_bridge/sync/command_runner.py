@@ -40,15 +40,19 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LINK_REPLY = (
+LINK_REPLY_TEMPLATE = (
     "Your chat account is not linked to Nextcloud with an app password yet, so the bridge cannot "
-    "act for you. Send link to connect your Nextcloud account."
+    "act for you. Send {prefix}link to connect your Nextcloud account."
+)
+"""Reply to a user without a usable link; ``prefix`` is the platform's command word, e.g. ``"!status "``."""
+
+RELINK_REPLY_TEMPLATE = (
+    "Nextcloud no longer accepts the app password the bridge holds for you, so it sends no request "
+    "as you. Send {prefix}link to connect your Nextcloud account again."
 )
 
-RELINK_REPLY = (
-    "Nextcloud no longer accepts the app password the bridge holds for you, so it sends no request "
-    "as you. Send link to connect your Nextcloud account again."
-)
+LINK_REPLY = LINK_REPLY_TEMPLATE.format(prefix="")
+"""The link reply on a platform without a command word (the recording platform)."""
 
 STATUS_LABELS = {
     NextcloudStatusType.ONLINE: "Online",
@@ -92,11 +96,11 @@ class CommandRunner:
         if isinstance(command, HelpCommand):
             return Reply(help_text(command.topic, prefix=prefix))
         if isinstance(command, LinkCommand | UnlinkCommand):
-            return await self._account_command(conversation, command)
+            return await self._account_command(conversation, command, prefix)
         if link is None:
-            return Reply(LINK_REPLY, ok=False)
+            return Reply(LINK_REPLY_TEMPLATE.format(prefix=prefix), ok=False)
         try:
-            return await self._linked_command(conversation, link, command, ctx, predefined)
+            return await self._linked_command(conversation, link, command, ctx, predefined, prefix)
         except LinkingError as error:
             return Reply(str(error), ok=False)
 
@@ -107,6 +111,7 @@ class CommandRunner:
         command: Command,
         ctx: TimeContext,
         predefined: tuple[PredefinedStatus, ...],
+        prefix: str,
     ) -> Reply:
         if isinstance(command, TimezoneCommand):
             await self._gateway.store.update_link(link.identity, time_zone=command.zone)
@@ -117,13 +122,11 @@ class CommandRunner:
         if isinstance(command, ShowCommand):
             return await self._queries.show(link.identity, command.target, ctx.tz)
         if isinstance(command, WhoCommand):
-            if command.scope is None:
-                return await self._queries.who_here(conversation, ctx.tz)
-            return await self._queries.who_group(link.nextcloud_user_id, command.scope, ctx.tz)
+            return await self._queries.who(conversation, link.nextcloud_user_id, command.scope, ctx.tz, prefix)
         if link.health is Health.UNHEALTHY:
-            return Reply(RELINK_REPLY, ok=False)
+            return Reply(RELINK_REPLY_TEMPLATE.format(prefix=prefix), ok=False)
         if not link.has_credentials:
-            return Reply(LINK_REPLY, ok=False)
+            return Reply(LINK_REPLY_TEMPLATE.format(prefix=prefix), ok=False)
         assert isinstance(command, SetStatusCommand | SetPredefinedCommand | SetCustomCommand | ClearCommand | RestoreCommand)
         return await self._status_command(link, command, ctx, predefined)
 
@@ -140,6 +143,8 @@ class CommandRunner:
                 return Reply(str(error), ok=False)
             logger.warning("Command %s of %s failed: %s", command.render(), link.identity, error)
             return Reply(f"Nextcloud did not take the change ({error}). Try again in a minute.", ok=False)
+        if outcome.not_restored is not None:
+            return Reply(f"There is no saved status to restore: {outcome.not_restored}.", ok=False)
         reply = self._confirmation(command, intent, ctx)
         if outcome.lost_backup:
             note = (
@@ -217,11 +222,13 @@ class CommandRunner:
             effect += _custom_emoji_note(command.icon.shortcode or "", change.message)
         return Reply(f"Done: {command.render()}. {effect}")
 
-    async def _account_command(self, conversation: Conversation, command: LinkCommand | UnlinkCommand) -> Reply:
+    async def _account_command(
+        self, conversation: Conversation, command: LinkCommand | UnlinkCommand, prefix: str
+    ) -> Reply:
         if self.accounts is None:
             return Reply("Linking is not available on this bridge yet. Ask the bridge's operator.", ok=False)
         if isinstance(command, LinkCommand):
-            return await self.accounts.link(conversation)
+            return await self.accounts.link(conversation, prefix=prefix)
         return await self.accounts.unlink(conversation)
 
     async def _predefined_statuses(self, identity: ChatIdentity) -> tuple[PredefinedStatus, ...]:

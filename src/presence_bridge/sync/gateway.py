@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -28,8 +28,12 @@ from presence_bridge.core.sync_state import (
     ChatEventKind,
     CommandIntent,
     Direction,
+    PlanNote,
+    PlannedWrite,
+    SkipReason,
     StatusChange,
     SweepObservation,
+    WriteAction,
 )
 from presence_bridge.errors import NextcloudNotFound
 from presence_bridge.nextcloud import NextcloudClient, PrivateStatus
@@ -55,12 +59,14 @@ class CommandOutcome:
 
     errors: list[Exception]
     lost_backup: bool = False
+    not_restored: str | None = None
+    """For ``restore``: why no earlier status came back (None when Nextcloud restored one)."""
 
 
 class AccountCommands(Protocol):
     """Interface of the linking service for ``link`` (a Login Flow) and ``unlink`` (revoking the app password)."""
 
-    async def link(self, conversation: Conversation) -> Reply: ...
+    async def link(self, conversation: Conversation, *, prefix: str = "") -> Reply: ...
 
     async def unlink(self, conversation: Conversation) -> Reply: ...
 
@@ -145,15 +151,19 @@ class Gateway:
             plan, errors = await apply_nextcloud_writes(plan, self.pool, lambda _: identity, self.store, self.executor.metrics)
             result = await self.executor.commit(prepared, plan)
         reverted = isinstance(command, RestoreCommand) and not errors and bool(plan.writes)
+        after = None
         if reverted or user in result.conflicts:
             # Another replica changed the state meanwhile, or Nextcloud restored a
             # status the plan could not know: publish what Nextcloud shows now.
-            await self._publish_current(link)
+            after = await self._publish_current(link)
         lost_backup = any(write.loses_backup for write in plan.writes)
-        return CommandOutcome(errors, lost_backup)
+        not_restored = None
+        if isinstance(command, RestoreCommand) and not errors:
+            not_restored = _restore_problem(plan.writes, plan.notes, after)
+        return CommandOutcome(errors, lost_backup, not_restored)
 
-    async def _publish_current(self, link: Link) -> None:
-        """Read the user's status and publish it to chat, without waiting for the next sweep."""
+    async def _publish_current(self, link: Link) -> PrivateStatus | None:
+        """Read the user's status and publish it to chat, without waiting for the next sweep; return what was read."""
         user = link.nextcloud_user_id
         own = await self.read_own_status(link.identity)
         status = _as_listed(own, False, keep_message_id=False)
@@ -161,10 +171,11 @@ class Gateway:
         async with self.executor.lock:
             prepared = await self.executor.prepare(await self.executor.linked_users([user]))
             if user not in prepared.states:
-                return
+                return own
             observation = SweepObservation({user: status}, frozenset(), False, now)
             plan = plan_sweep(prepared.states, observation, now, self.settings.planner)
             await self.executor.commit(prepared, plan)
+        return own
 
     async def read_own_status(self, identity: ChatIdentity) -> PrivateStatus | None:
         """Read the user's own status with their app password; None when they have no status row."""
@@ -197,6 +208,27 @@ def _as_listed(own: PrivateStatus | None, has_backup: bool, *, keep_message_id: 
     if keep_message_id or not own.message:
         return status
     return replace(status, message_id=None)
+
+
+def _restore_problem(
+    writes: Sequence[PlannedWrite], notes: Sequence[PlanNote], after: PrivateStatus | None
+) -> str | None:
+    """Explain why ``restore`` brought no earlier status back, or return None when it did.
+
+    Nextcloud returns an empty result for a revert, and leaves the status as it
+    was, when no backup row exists or the current message is not the automation's.
+    The bridge drops that result, so a status still showing the same automation
+    message after the revert means nothing was restored.
+    """
+    reverts = [write for write in writes if write.action is WriteAction.REVERT]
+    if not reverts:
+        if any(note.reason is SkipReason.AUTOMATION_ID_UNKNOWN for note in notes):
+            return "the bridge cannot tell which automation set your current status"
+        return "no call, meeting or out-of-office has set your current status"
+    message_id = reverts[0].revert_message_id
+    if after is not None and message_id is not None and after.message_id == message_id:
+        return f"Nextcloud keeps no earlier status behind the {message_id!r} status, so it left that status unchanged"
+    return None
 
 
 def _sends_to_nextcloud(link: Link) -> bool:

@@ -2,8 +2,9 @@
 
 - ``show <name>`` searches with the asking user's own app password (the sharees
   search), so Nextcloud's user-enumeration settings decide whom they can find.
-- ``who`` without an argument lists the linked members of the channel or room the
-  command was sent in, people the asker can already see there.
+- ``who`` without an argument (or naming the current channel or room) lists the
+  linked members of the channel or room the command was sent in, people the asker
+  can already see there.  Other channels and rooms are not looked up.
 - ``who <group>`` reads the group's members with the bridge's account (only an
   admin or a subadmin may) and is answered only to members of that group and to
   the leads the configuration names for it.  Everyone else gets the same refusal
@@ -20,7 +21,7 @@ import time
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 
-from presence_bridge.core.ids import ChatIdentity, NextcloudUserId
+from presence_bridge.core.ids import ChatIdentity, NextcloudUserId, Platform
 from presence_bridge.core.localtime import describe_instant
 from presence_bridge.core.planner_rules import outward_status
 from presence_bridge.core.status import NextcloudStatus
@@ -61,6 +62,25 @@ def _lines_reply(title: str, lines: Sequence[tuple[str, str]], total: int) -> Re
         text_lines.append(more)
         formatted_lines.append(more)
     return Reply("\n".join(text_lines), "\n".join(formatted_lines))
+
+
+def _conversation_word(platform: Platform) -> str:
+    """Return what the platform calls a conversation: a room on Matrix, a channel elsewhere."""
+    return "room" if platform is Platform.MATRIX else "channel"
+
+
+def _channel_reference(scope: str) -> str | None:
+    """Return the channel or room a ``who`` argument names, or None when it names a Nextcloud group.
+
+    ``<#C123|general>`` (how Slack sends a channel mention) gives ``C123``; a
+    ``#name`` or a Matrix room id or alias is returned as typed.
+    """
+    text = scope.strip()
+    if text.startswith("<#") and text.endswith(">"):
+        return text[2:-1].split("|", 1)[0]
+    if text.startswith(("#", "!")):
+        return text
+    return None
 
 
 class StatusQueries:
@@ -107,13 +127,38 @@ class StatusQueries:
             return Reply(f"{name}: {status}", f"*{name}*: {status}")
         return _lines_reply(f"Nextcloud users matching {target!r}:", lines, len(lines))
 
-    async def who_here(self, conversation: Conversation, tz: zoneinfo.ZoneInfo) -> Reply:
+    async def who(
+        self, conversation: Conversation, asker: NextcloudUserId, scope: str | None, tz: zoneinfo.ZoneInfo, prefix: str = ""
+    ) -> Reply:
+        """Reply to ``who [scope]``: list the current channel or room, or a Nextcloud group.
+
+        A ``#channel``, a Matrix room id (``!…``) or alias (``#…``), or a Slack
+        channel mention (``<#C…|name>``) counts as the current conversation only when
+        it is its id.  The bridge does not resolve other names, so any other channel
+        or room gets a reply saying that only the current one is supported.
+        """
+        if scope is None:
+            return await self.who_here(conversation, tz, prefix)
+        channel = _channel_reference(scope)
+        if channel is None:
+            return await self.who_group(asker, scope, tz)
+        if conversation.channel_id is not None and channel == conversation.channel_id:
+            return await self.who_here(conversation, tz, prefix)
+        word = _conversation_word(conversation.platform)
+        return Reply(
+            f"{prefix}who lists only the {word} it is sent in, and {scope} is not this {word}. "
+            f"Send {prefix}who in that {word}, or {prefix}who <group> for a Nextcloud group.",
+            ok=False,
+        )
+
+    async def who_here(self, conversation: Conversation, tz: zoneinfo.ZoneInfo, prefix: str = "") -> Reply:
         """List the linked members of the conversation's channel or room."""
+        word = _conversation_word(conversation.platform)
         if conversation.channel_id is None:
-            return Reply("Send who in a channel or room to list its members, or use who <group>.", ok=False)
+            return Reply(f"Send {prefix}who in a {word} to list its members, or use {prefix}who <group>.", ok=False)
         platform = self._platforms.get(conversation.platform)
         if platform is None:
-            return Reply("This chat platform cannot list channel members here.", ok=False)
+            return Reply(f"This chat platform cannot list {word} members here.", ok=False)
         members = await platform.channel_members(conversation.workspace, conversation.channel_id)
         users: list[NextcloudUserId] = []
         for member in members:
@@ -121,8 +166,8 @@ class StatusQueries:
             if link is not None:
                 users.append(link.nextcloud_user_id)
         if not users:
-            return Reply("No member of this channel is linked to Nextcloud.")
-        return await self._list("Nextcloud statuses in this channel:", sorted(set(users)), tz)
+            return Reply(f"No member of this {word} is linked to Nextcloud.")
+        return await self._list(f"Nextcloud statuses in this {word}:", sorted(set(users)), tz)
 
     async def who_group(self, asker: NextcloudUserId, group: str, tz: zoneinfo.ZoneInfo) -> Reply:
         """List a Nextcloud group's statuses, for its members and its configured leads only."""
