@@ -14,6 +14,7 @@ from presence_bridge.matrix.store_log import StoreTransactionLog
 from presence_bridge.matrix.transactions import TransactionEndpoint
 from presence_bridge.storage import open_store
 from tests.matrix.bot_helpers import Chat
+from tests.matrix.test_bot_commands import command, linked_chat
 from tests.matrix.bridge_harness import RunningBridge, wait_until
 
 
@@ -66,6 +67,41 @@ async def test_plain_bot_never_replays_commands(running_bridge: RunningBridge, c
 
     assert len(replies) == 3
     assert "dnd" in replies[2]["body"].lower() or "do not disturb" in replies[2]["body"].lower()
+
+
+async def test_appservice_restart_runs_only_the_new_command(running_bridge: RunningBridge) -> None:
+    nextcloud = running_bridge.nextcloud
+    nextcloud.add_users("alice")
+    await running_bridge.start()
+    chat, _, room_id = await linked_chat(running_bridge, "alice")
+    bot = running_bridge.bot_user_id
+    await command(chat, bot, room_id, "!status away")
+    await command(chat, bot, room_id, "!status 🍕 Lunch")
+    before = nextcloud.row("alice")
+    assert before["status"] == "away"
+    assert before["custom_message"] == "Lunch"
+
+    await running_bridge.stop()
+    # While the bridge is down the relay forwards to the emulator, which returns 404 on
+    # appservice paths, so Synapse keeps the transaction and retries it with backoff.
+    running_bridge.relay.target_url = nextcloud.server.base_url
+    # Undo the old commands in Nextcloud: running either again would show here.
+    nextcloud.as_user("alice", "PUT", "/user_status/status", {"statusType": "online"})
+    nextcloud.as_user("alice", "DELETE", "/user_status/message")
+    await chat.say(room_id, "!status dnd")
+    await running_bridge.start()
+
+    await chat.wait_for_replies(room_id, bot, 3)
+    await wait_until(lambda: nextcloud.row("alice").get("status") == "dnd", "dnd in Nextcloud")
+    # Synapse delivers transactions in order, so once this is answered the backlog was handled.
+    shown = await command(chat, bot, room_id, "!status show")
+
+    row = nextcloud.row("alice")
+    assert row["status"] == "dnd"
+    assert row.get("custom_message") is None
+    assert "Lunch" not in shown["body"]
+    assert len(await chat.messages_from(room_id, bot)) == 4
+    assert running_bridge.nextcloud_writes() == 1
 
 
 async def test_plain_bot_presence_reaches_nextcloud(running_bridge: RunningBridge, caplog: pytest.LogCaptureFixture) -> None:
