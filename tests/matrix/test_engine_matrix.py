@@ -25,6 +25,13 @@ def own_presence(bridge: RunningBridge, user: MatrixUser, matches: Any) -> Any:
     return wait_for_presence(bridge.synapse.base_url, user, user.user_id, matches)
 
 
+def matrix_sample(bridge: RunningBridge, name: str, **labels: str) -> float:
+    """Return the running process's metric sample ``name`` for the matrix platform (0 when absent)."""
+    assert bridge.process is not None
+    value = bridge.process.metrics.registry.get_sample_value(name, {"platform": "matrix", **labels})
+    return value or 0.0
+
+
 async def test_nextcloud_status_reaches_matrix(running_bridge: RunningBridge) -> None:
     nextcloud = running_bridge.nextcloud
     nextcloud.add_users("alice")
@@ -141,8 +148,11 @@ async def test_rate_limited_user_does_not_stall_others(running_bridge: RunningBr
     # Alice's second change within Synapse's 10 s presence limit gets 429; Bob's goes through meanwhile.
     nextcloud.as_user("alice", "PUT", "/user_status/status", {"statusType": "dnd"})
     nextcloud.as_user("bob", "PUT", "/user_status/status", {"statusType": "away"})
+    await wait_until(lambda: matrix_sample(running_bridge, "presence_bridge_rate_limit_waits_total") >= 1, "a 429 from Synapse")
     await own_presence(running_bridge, bob, lambda p: p["presence"] == "unavailable")
     alice_meanwhile = (await own_presence(running_bridge, alice, lambda p: True))["presence"]
     await own_presence(running_bridge, alice, lambda p: p["presence"] == BUSY)
 
     assert alice_meanwhile == "unavailable"
+    assert matrix_sample(running_bridge, "presence_bridge_writes_total", result="transient") >= 1
+    assert matrix_sample(running_bridge, "presence_bridge_rate_limit_wait_seconds_total") > 0
