@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import io
 import json
 import logging
 from collections.abc import Iterator
 
 import pytest
+from cryptography.fernet import Fernet
 
-from presence_bridge import logs
+from presence_bridge import config, logs
 from presence_bridge.config import LoggingSettings
+from presence_bridge.emulator.server import load_seed, start_emulator
+from presence_bridge.emulator.state import EmulatorState
+from presence_bridge.service.check import make_reader
 from presence_bridge.secret import Secret
 
 
@@ -249,3 +255,76 @@ def test_redaction_filter_on_record() -> None:
                                ("xoxb-1-2-3", secret.reveal()), None)
     assert logs.RedactionFilter().filter(record)
     assert record.getMessage() == "token xoxb-*** and ***"
+
+
+@pytest.mark.parametrize(
+    ("text", "hidden"),
+    [
+        ("(b'Set-Cookie', b'oc2l9j0gf34p=qxw4ce2opwy1pvhfbh49edezp4; path=/; HttpOnly')", "qxw4ce2opwy1pvhfbh49edezp4"),
+        ("[(b'set-cookie', b'nc_session_id=abc123secret; path=/')]", "abc123secret"),
+        ("Cookie: oc_sessionPassphrase=s3cr3tpass; nc_sameSiteCookielax=true", "s3cr3tpass"),
+        ("{'cookie': 'oc2l9j0gf34p=qxw4ce2opwy1'}", "qxw4ce2opwy1"),
+    ],
+)
+def test_redact_cookie_values(text: str, hidden: str) -> None:
+    redacted = logs.redact(text)
+
+    assert hidden not in redacted
+    assert "***" in redacted
+
+
+def request_with_debug_logging(stream: io.StringIO, *, dump_headers: bool) -> list[str]:
+    """Log in to a fresh emulator at DEBUG and return the session cookie values it set."""
+    state = EmulatorState()
+    load_seed(state, "demo")
+    settings = config.loads(
+        f"""
+[nextcloud]
+url = "http://127.0.0.1:1"
+login = "alice"
+app_password = "alice-password"
+
+[storage]
+encryption_key = "{Fernet.generate_key().decode()}"
+
+[logging]
+level = "DEBUG"
+""",
+        environ={},
+    )
+    logs.setup_logging(settings, stream=stream)
+    if dump_headers:
+        logging.getLogger("httpcore").setLevel(logging.DEBUG)
+
+    async def fetch(base_url: str) -> None:
+        nextcloud = dataclasses.replace(settings.nextcloud, url=base_url)
+        http, client = make_reader(dataclasses.replace(settings, nextcloud=nextcloud))
+        try:
+            await client.get_user()
+        finally:
+            await http.aclose()
+
+    with start_emulator(state=state) as emulator:
+        asyncio.run(fetch(emulator.base_url))
+    # The emulator sets a session id cookie and a passphrase cookie for each session it starts.
+    sessions = state.sessions._sessions
+    return [*sessions, *(session.passphrase for session in sessions.values())]
+
+
+@pytest.mark.parametrize("dump_headers", [False, True])
+def test_debug_log_hides_session_cookies(stream: io.StringIO, dump_headers: bool) -> None:
+    cookie_values = request_with_debug_logging(stream, dump_headers=dump_headers)
+
+    output = stream.getvalue()
+    assert cookie_values
+    assert "HTTP Request: GET" in output
+    for value in cookie_values:
+        assert value not in output
+    assert ("set-cookie" in output.lower()) is dump_headers
+
+
+def test_header_dumps_held_at_info_in_debug(stream: io.StringIO) -> None:
+    logs.setup_logging(LoggingSettings(level="DEBUG"), stream=stream)
+
+    assert logging.getLogger("httpcore").level == logging.INFO
+    assert logging.getLogger("httpx").level == logging.DEBUG

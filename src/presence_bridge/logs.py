@@ -7,9 +7,11 @@ formats print it (``key=value`` in text, object members in JSON).
 
 :func:`setup_logging` installs one handler on the root logger with two filters:
 
-* :class:`RedactionFilter` masks Authorization header values, Basic credentials
-  (base64 of ``user:password``), long Bearer tokens, Slack tokens,
-  passwords inside URLs and the value of every live :class:`~presence_bridge.secret.Secret`.
+* :class:`RedactionFilter` masks Authorization, Cookie and Set-Cookie header
+  values, Basic credentials (base64 of ``user:password``), long Bearer tokens,
+  Slack tokens, passwords inside URLs and the value of every live
+  :class:`~presence_bridge.secret.Secret`.  A Nextcloud session cookie logs the
+  client in like its app password, so cookie values count as credentials.
 * :class:`RepeatFilter` lets the first of several identical messages through,
   drops the copies that follow within a time window, and then logs one line
   ``<message> (repeated N more times in S s)``.
@@ -47,6 +49,9 @@ COMPONENT_LOGGERS = (NEXTCLOUD, EMULATOR, SYNC, STORAGE, SLACK, MATRIX, CLI)
 CHATTY_LIBRARY_LOGGERS = ("httpx", "httpcore", "uvicorn.access", "asyncio", "aiosqlite", "alembic")
 """Libraries that log every request, query or migration step at INFO/DEBUG; held at WARNING unless level is DEBUG."""
 
+HEADER_DUMP_LOGGERS = ("httpcore",)
+"""Libraries whose DEBUG lines dump every header: held at INFO even when level is DEBUG."""
+
 MAX_TRACKED_MESSAGES = 512
 """How many distinct messages the repeat filter tracks before it reports and drops the oldest."""
 
@@ -68,6 +73,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     ),
     (re.compile(r"\b(basic\s+)([A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])", re.IGNORECASE), _mask_basic_credentials),
     (re.compile(r"\b(bearer\s+)[A-Za-z0-9._~+/-]{16,}=*", re.IGNORECASE), rf"\1{MASK}"),
+    # Cookie and Set-Cookie values, in header dumps ("(b'set-cookie', b'...')") and "Cookie: ..." lines.
+    (
+        re.compile(r"""\b((?:set-)?cookie["']?\s*[:=,]\s*b?["']?)[^"'\r\n]+""", re.IGNORECASE),
+        rf"\1{MASK}",
+    ),
     # Slack bot, user, app-config and refresh tokens, and Socket Mode app tokens.
     (re.compile(r"\b(xox[abposr]-|xapp-)[A-Za-z0-9-]+"), rf"\1{MASK}"),
     # https://user:password@host keeps the user and hides the password.
@@ -309,5 +319,7 @@ def setup_logging(settings: Settings | LoggingSettings, *, stream: IO[str] | Non
     library_level = logging.DEBUG if level == logging.DEBUG else logging.WARNING
     for name in CHATTY_LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(library_level)
+    for name in HEADER_DUMP_LOGGERS:
+        logging.getLogger(name).setLevel(max(library_level, logging.INFO))
     logging.captureWarnings(True)
     return handler
