@@ -93,13 +93,13 @@ async def test_appservice_restart_runs_only_the_new_command(running_bridge: Runn
 
     await chat.wait_for_replies(room_id, bot, 3)
     await wait_until(lambda: nextcloud.row("alice").get("status") == "dnd", "dnd in Nextcloud")
-    # Synapse delivers transactions in order, so once this is answered the backlog was handled.
-    shown = await command(chat, bot, room_id, "!status show")
+    # Synapse sends one transaction at a time, in order, so once this gets its reply the backlog was handled.
+    show_reply = await command(chat, bot, room_id, "!status show")
 
     row = nextcloud.row("alice")
     assert row["status"] == "dnd"
     assert row.get("custom_message") is None
-    assert "Lunch" not in shown["body"]
+    assert "Lunch" not in show_reply["body"]
     assert len(await chat.messages_from(room_id, bot)) == 4
     assert running_bridge.nextcloud_writes() == 1
 
