@@ -74,6 +74,8 @@ def test_demo_seed_matches_team() -> None:
     assert demo.DEMO_SEED == {"users": demo.DEMO_USERS}
     assert [user["id"] for user in demo.DEMO_USERS] == ["alice", "bob", "carol", "dave"]
     assert demo.READER.app_password == "alice-app-password"
+    bob = demo.DEMO_USERS[1]
+    assert bob["app_passwords"] == ["bob-app-password", "bob-bridge-app-password", "bob-reader-app-password"]
     assert set(demo.EXPLICIT_LINKS) < {user.id for user in demo.DEMO_TEAM}
 
 
@@ -367,6 +369,54 @@ def test_matrix_presence_reaches_nextcloud(running_demo: RunningDemo) -> None:
 
     assert row is not None
     assert row["is_user_defined"] is False
+
+
+def test_unlink_keeps_own_app_password(running_demo: RunningDemo) -> None:
+    bob = running_demo.account("bob")
+    headers = {"Authorization": f"Bearer {bob['access_token']}"}
+    synapse = running_demo.info["synapse_url"]
+    room = bob["dm_room_id"]
+    bot = running_demo.info["bot_user_id"]
+
+    def bot_messages() -> list[str]:
+        response = httpx.get(
+            f"{synapse}/_matrix/client/v3/rooms/{room}/messages",
+            params={"dir": "b", "limit": "50"},
+            headers=headers,
+            timeout=10,
+        )
+        response.raise_for_status()
+        return [
+            event["content"].get("body", "")
+            for event in response.json()["chunk"]
+            if event["sender"] == bot and event["type"] == "m.room.message"
+        ]
+
+    def joined() -> list[str]:
+        response = httpx.get(f"{synapse}/_matrix/client/v3/rooms/{room}/joined_members", headers=headers, timeout=10)
+        response.raise_for_status()
+        return list(response.json()["joined"])
+
+    wait_until(joined, lambda members: bot in members, f"members of the direct-message room {room}")
+    response = httpx.put(
+        f"{synapse}/_matrix/client/v3/rooms/{room}/send/m.room.message/test-{time.time_ns()}",
+        json={"msgtype": "m.text", "body": "!status unlink"},
+        headers=headers,
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+    replies = wait_until(
+        bot_messages, lambda bodies: any(body.startswith("Unlinked") for body in bodies), "the bot's reply to unlink"
+    )
+
+    reply = next(body for body in replies if body.startswith("Unlinked"))
+    assert reply == (
+        "Unlinked from Nextcloud user bob and deleted the bridge's data about you. The bridge also revoked "
+        "the app password it used in Nextcloud; your other devices keep their own app passwords."
+    )
+    # The demo's curl examples use bob's own app password, which the unlink left alone.
+    set_nextcloud_status(running_demo, "bob", "away")
 
 
 def process_gone(pid: int) -> bool:

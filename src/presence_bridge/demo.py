@@ -45,8 +45,19 @@ class DemoUser:
 
     @property
     def app_password(self) -> str:
+        """The user's own app password, for the curl commands the demo prints and for seeding statuses."""
         # Fixed and readable on purpose: the demo prints curl commands that use it.
         return f"{self.id}-app-password"
+
+    @property
+    def bridge_app_password(self) -> str:
+        """A second app password given only to the bridge with ``link``; ``!status unlink`` revokes it."""
+        return f"{self.id}-bridge-app-password"
+
+    @property
+    def reader_app_password(self) -> str:
+        """A third app password, used when this user is the bridge's read account, so that unlinking them leaves reading intact."""
+        return f"{self.id}-reader-app-password"
 
     @property
     def matrix_user_id(self) -> str:
@@ -64,7 +75,7 @@ class DemoUser:
             "language": "en",
             "groups": list(self.groups),
             "password": f"{self.id}-password",
-            "app_password": self.app_password,
+            "app_passwords": [self.app_password, self.bridge_app_password, self.reader_app_password],
         }
 
 
@@ -78,7 +89,7 @@ READER = DEMO_TEAM[0]
 """The account the bridge reads the status list with."""
 
 EXPLICIT_LINKS = ("alice", "bob", "dave")
-"""Members linked with ``presence-bridge link`` and their app password: mirrored both ways.
+"""Members linked with ``presence-bridge link`` and their bridge app password: mirrored both ways.
 The others (carol) are mirrored Nextcloud -> Matrix only, by ``[linking] matrix_user_template``."""
 
 DEMO_USERS = [user.as_control_json() for user in DEMO_TEAM]
@@ -107,7 +118,7 @@ async def _seed(base_url: str) -> None:
 
 def start_stack(stack: DemoStack, nextcloud_url: str, out: IO[str]) -> DemoInfo:
     """Run the steps of :class:`DemoStack`, printing each; return what was started."""
-    stack.prepare(nextcloud_url, (READER.id, READER.app_password))
+    stack.prepare(nextcloud_url, (READER.id, READER.reader_app_password))
     print(f"Configuration written to {stack.config_path} (SQLite store, secrets in files next to it).", file=out)
     print("Starting Synapse on 127.0.0.1 (federation off) with the bridge's appservice registration...", file=out, flush=True)
     stack.start_synapse([(user.id, user.matrix_password) for user in DEMO_TEAM])
@@ -117,6 +128,11 @@ def start_stack(stack: DemoStack, nextcloud_url: str, out: IO[str]) -> DemoInfo:
     accounts = ", ".join(f"{user.matrix_user_id} (password {user.matrix_password})" for user in DEMO_TEAM)
     print(f"Matrix accounts: {accounts}.", file=out)
 
+    print(
+        "Each linked member gives the bridge an app password of its own (<user>-bridge-app-password), "
+        "because unlinking revokes it; the curl examples use the member's own <user>-app-password.",
+        file=out,
+    )
     for user in DEMO_TEAM:
         if user.id in EXPLICIT_LINKS:
             print(
@@ -124,7 +140,7 @@ def start_stack(stack: DemoStack, nextcloud_url: str, out: IO[str]) -> DemoInfo:
                 f"--nextcloud-user {user.id} --app-password-stdin",
                 file=out,
             )
-            print(f"  {stack.link(user.id, user.app_password)}", file=out)
+            print(f"  {stack.link(user.id, user.bridge_app_password)}", file=out)
     implicit = [user.id for user in DEMO_TEAM if user.id not in EXPLICIT_LINKS]
     print(
         f"Mirrored to Matrix without a link by [linking] matrix_user_template: {', '.join(implicit)} "
