@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from cryptography.fernet import Fernet
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,6 +32,7 @@ from presence_bridge.emulator.server import EmulatorServer
 from presence_bridge.service.runner import BridgeProcess
 from presence_bridge.storage import open_store
 from presence_bridge.matrix.registration import Registration
+from tests.helpers.threaded_server import ThreadedServer
 from tests.matrix.synapse_harness import STARTUP_TIMEOUT, WAIT_TIMEOUT, MatrixUser, SynapseServer, free_port
 
 OCS_HEADERS = {"OCS-APIRequest": "true", "Accept": "application/json"}
@@ -48,16 +47,8 @@ class AppserviceRelay:
     def __init__(self) -> None:
         self.target_url: str | None = None
         app = Starlette(routes=[Route("/_matrix/app/v1/{path:path}", self._forward, methods=["PUT", "POST", "GET"])])
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="appservice-relay", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the appservice relay did not start on 127.0.0.1")
-            time.sleep(0.01)
-        self.url = f"http://127.0.0.1:{self._server.servers[0].sockets[0].getsockname()[1]}"
+        self._server = ThreadedServer(app, "appservice relay", startup_timeout=STARTUP_TIMEOUT)
+        self.url = self._server.url
 
     async def _forward(self, request: Request) -> Response:
         target = self.target_url
@@ -74,8 +65,7 @@ class AppserviceRelay:
         return Response(response.content, status_code=response.status_code, media_type="application/json")
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=STARTUP_TIMEOUT)
+        self._server.stop()
 
 
 async def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT_TIMEOUT) -> Any:

@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 
 from presence_bridge import synapse_local
 from presence_bridge.matrix.presence_events import BacklogRule, PresenceUpdate
 from presence_bridge.matrix.registration import Registration, default_user_regex, generate_token, render_registration
 from presence_bridge.matrix.transactions import TransactionEndpoint
+from tests.helpers.threaded_server import ThreadedServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON_ENV = synapse_local.PYTHON_ENV
@@ -78,17 +78,8 @@ class AppserviceSink:
         no_backlog = BacklogRule(started_at=time.time(), window_seconds=0)
         self.endpoint = TransactionEndpoint(hs_token=hs_token, on_presence=self._record, backlog_rule=no_backlog)
         app = Starlette(routes=self.endpoint.routes())
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="appservice-sink", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the appservice sink did not start on 127.0.0.1")
-            time.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self._server = ThreadedServer(app, "appservice sink", startup_timeout=STARTUP_TIMEOUT)
+        self.url = self._server.url
 
     async def _record(self, updates: Sequence[PresenceUpdate]) -> None:
         with self._lock:
@@ -109,8 +100,7 @@ class AppserviceSink:
         raise AssertionError(f"no matching presence update for {user_id}; received: {self.updates_for(user_id)}")
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=STARTUP_TIMEOUT)
+        self._server.stop()
 
 
 @dataclass

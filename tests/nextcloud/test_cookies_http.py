@@ -12,18 +12,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from presence_bridge.nextcloud import Credential, NextcloudClient, make_http_client
+from tests.helpers.threaded_server import ThreadedServer
 from tests.nextcloud.fakes import API, private_status
 
 
@@ -55,17 +53,9 @@ class SessionServer:
 def session_server() -> Iterator[tuple[SessionServer, str]]:
     recorder = SessionServer()
     app = Starlette(routes=[Route(f"{API}/user_status", recorder.own_status, methods=["GET"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the session server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield recorder, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    server = ThreadedServer(app, "session server", startup_timeout=10)
+    yield recorder, server.url
+    server.stop()
 
 
 async def test_cookies_kept_apart_over_http(session_server: tuple[SessionServer, str]) -> None:
