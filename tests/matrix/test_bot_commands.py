@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+import zoneinfo
 from typing import Any
 
 import httpx
+
+from presence_bridge.core.command_help import help_text
+from presence_bridge.core.localtime import describe_instant
 
 from tests.matrix.bot_helpers import Chat
 from tests.matrix.bridge_harness import RunningBridge, wait_until
@@ -30,6 +35,14 @@ async def command(chat: Chat, bot: str, room_id: str, text: str) -> dict[str, An
     return replies[before]
 
 
+def clears_at(clear_at: int) -> str:
+    """Word a clear-at time as the bot does (the bridge runs with its default time zone, UTC)."""
+    return f"{describe_instant(clear_at, int(time.time()), zoneinfo.ZoneInfo('UTC'))} (UTC)"
+
+
+AFTER_CLEAR = "Nextcloud then sets your status to offline, and your next activity in Nextcloud brings you back online."
+
+
 async def test_status_commands_write_nextcloud(running_bridge: RunningBridge) -> None:
     nextcloud = running_bridge.nextcloud
     nextcloud.add_users("alice")
@@ -40,36 +53,53 @@ async def test_status_commands_write_nextcloud(running_bridge: RunningBridge) ->
     reply = await command(chat, bot, room_id, "!status away")
     assert reply["format"] == "org.matrix.custom.html"
     assert reply["msgtype"] == "m.notice"
+    assert reply["body"] == "Done: away. Your status stays away until you change it."
     assert nextcloud.row("alice")["status"] == "away"
 
     reply = await command(chat, bot, room_id, "!status dnd 1h")
     row = nextcloud.row("alice")
     assert row["status"] == "dnd"
     assert row["clear_at"] is not None
+    assert reply["body"] == (
+        f"Done: dnd 1h. Your status is dnd. Nextcloud can only clear a status message, not a status, "
+        f"so your current status message is set to clear at {clears_at(row['clear_at'])}. {AFTER_CLEAR} "
+        "The status message reads 'Do not disturb'."
+    )
 
     reply = await command(chat, bot, room_id, "!status 🌴 On vacation until friday")
     row = nextcloud.row("alice")
     assert row["custom_message"] == "On vacation"
     assert row["custom_icon"] == "🌴"
     assert row["clear_at"] is not None
+    assert reply["body"] == (
+        f"Done: 🌴 On vacation until friday. Your status message clears at {clears_at(row['clear_at'])}. {AFTER_CLEAR}"
+    )
 
     reply = await command(chat, bot, room_id, "!status show")
-    assert "On vacation" in reply["body"]
+    assert reply["body"] == f"Your Nextcloud status: dnd, 🌴 On vacation (until {describe_instant(row['clear_at'], int(time.time()), zoneinfo.ZoneInfo('UTC'))})."
 
     reply = await command(chat, bot, room_id, "!status clear")
+    assert reply["body"] == "Cleared your Nextcloud status message."
     assert nextcloud.row("alice").get("custom_message") is None
 
     reply = await command(chat, bot, room_id, "!status timezone Europe/Berlin")
-    assert "Europe/Berlin" in reply["body"]
+    assert reply["body"] == "Times you type are now read in Europe/Berlin."
 
     reply = await command(chat, bot, room_id, "!status sync")
-    assert reply["body"]
+    assert reply["body"] == (
+        "Missing sync mode. Choose both, to-chat, to-nextcloud or off.\n"
+        "Usage: !status sync both | to-chat | to-nextcloud | off"
+    )
+
+    reply = await command(chat, bot, room_id, "!status sync to-chat")
+    assert reply["body"] == "Sync direction set to to-chat."
 
     reply = await command(chat, bot, room_id, "!status help")
+    assert reply["body"] == help_text(None, prefix="!status ")
     assert "!status online | away | dnd" in reply["body"]
 
 
-async def test_restore_reverts_a_meeting_status(running_bridge: RunningBridge) -> None:
+async def test_restore_reverts_a_call_status(running_bridge: RunningBridge) -> None:
     nextcloud = running_bridge.nextcloud
     nextcloud.add_users("alice")
     nextcloud.as_user("alice", "PUT", "/user_status/status", {"statusType": "online"})
@@ -77,16 +107,17 @@ async def test_restore_reverts_a_meeting_status(running_bridge: RunningBridge) -
     chat, _, room_id = await linked_chat(running_bridge, "alice")
     httpx.post(
         nextcloud.server.base_url + "/_emulator/automations",
-        json={"user": "alice", "message_id": "meeting", "status": "busy"},
+        json={"user": "alice", "message_id": "call", "status": "busy"},
         timeout=10,
     ).raise_for_status()
-    assert nextcloud.row("alice")["message_id"] == "meeting"
+    # A call, unlike a calendar meeting, stays until reverted: reading the own status does not end it.
+    assert nextcloud.row("alice")["message_id"] == "call"
 
     reply = await command(chat, running_bridge.bot_user_id, room_id, "!status restore")
 
-    assert reply["body"]
+    assert reply["body"] == "Restored the status you had before the call, meeting or out-of-office."
     assert nextcloud.row("alice")["status"] == "online"
-    assert nextcloud.row("alice").get("message_id") != "meeting"
+    assert nextcloud.row("alice").get("message_id") != "call"
 
 
 async def test_who_lists_room_members(running_bridge: RunningBridge) -> None:
@@ -101,9 +132,13 @@ async def test_who_lists_room_members(running_bridge: RunningBridge) -> None:
     await Chat(running_bridge.synapse.base_url, bob).join(room_id)
 
     reply = await command(chat, running_bridge.bot_user_id, room_id, "!status who")
+    elsewhere = await command(chat, running_bridge.bot_user_id, room_id, "!status who #nowhere:localhost")
 
-    assert "bob" in reply["body"].lower()
-    assert "bob: dnd" in reply["body"]
+    assert reply["body"] == "Nextcloud statuses in this room:\nalice: offline (no status)\nbob: dnd"
+    assert elsewhere["body"] == (
+        "!status who lists only the room it is sent in, and #nowhere:localhost is not this room. "
+        "Send !status who in that room, or !status who <group> for a Nextcloud group."
+    )
 
     group_reply = await command(chat, running_bridge.bot_user_id, room_id, "!status who team")
     assert "bob: dnd" in group_reply["body"]

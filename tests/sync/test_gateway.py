@@ -389,3 +389,21 @@ async def test_custom_emoji_uses_fallback_icon(bridge: Bridge) -> None:
     own = bridge.nextcloud.own_status("alice")
     assert own["message"] == "Release party"
     assert own["icon"] == "💬"
+
+
+async def test_restore_after_meeting_already_ended(bridge: Bridge) -> None:
+    await bridge.link("alice")
+    bridge.nextcloud.set_status("alice", "online")
+    bridge.nextcloud.control("POST", "/automations", {"user": "alice", "message_id": "meeting", "status": "busy"})
+    await bridge.engine.sweep()
+    await bridge.drain()
+
+    # Without a calendar event, reading the own status makes Nextcloud end the meeting status.
+    reply = await bridge.command("alice", "restore")
+    await bridge.drain()
+
+    assert reply.ok, reply.text
+    assert reply.text == (
+        "Nextcloud had already ended the call, meeting or out-of-office status. Your status is now online."
+    )
+    assert bridge.writes("alice")[-1]["desired"]["status"] == "online"

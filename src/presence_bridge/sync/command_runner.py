@@ -33,7 +33,7 @@ from presence_bridge.errors import CommandError, LinkingError, NextcloudError, N
 from presence_bridge.nextcloud import PredefinedStatus
 from presence_bridge.storage import Health, Link, SyncDirection
 from presence_bridge.sync.platform import Conversation, Reply
-from presence_bridge.sync.queries import StatusQueries
+from presence_bridge.sync.queries import StatusQueries, describe_status
 
 if TYPE_CHECKING:
     from presence_bridge.sync.gateway import AccountCommands, Gateway, StatusCommand
@@ -143,6 +143,10 @@ class CommandRunner:
                 return Reply(str(error), ok=False)
             logger.warning("Command %s of %s failed: %s", command.render(), link.identity, error)
             return Reply(f"Nextcloud did not take the change ({error}). Try again in a minute.", ok=False)
+        if outcome.ended_before is not None:
+            now = self._gateway.clock()
+            shown = describe_status(outcome.ended_before, now, ctx.tz)
+            return Reply(f"Nextcloud had already ended the call, meeting or out-of-office status. Your status is now {shown}.")
         if outcome.not_restored is not None:
             return Reply(f"There is no saved status to restore: {outcome.not_restored}.", ok=False)
         reply = self._confirmation(command, intent, ctx)

@@ -21,6 +21,7 @@ from presence_bridge.core.command_types import ClearCommand, RestoreCommand, Set
 from presence_bridge.core.ids import ChatIdentity, NextcloudUserId
 from presence_bridge.core.planner import plan_chat_event, plan_command, plan_sweep
 from presence_bridge.core.planner_rules import OFFLINE
+from presence_bridge.core.planner_status import is_automated
 from presence_bridge.core.status import NextcloudStatus, NextcloudStatusType
 from presence_bridge.core.sync_state import (
     ChangeOrigin,
@@ -35,6 +36,7 @@ from presence_bridge.core.sync_state import (
     SweepObservation,
     WriteAction,
 )
+from presence_bridge.core.user_state import UserSyncState
 from presence_bridge.errors import NextcloudNotFound
 from presence_bridge.nextcloud import NextcloudClient, PrivateStatus
 from presence_bridge.storage import Health, Link
@@ -61,6 +63,8 @@ class CommandOutcome:
     lost_backup: bool = False
     not_restored: str | None = None
     """For ``restore``: why no earlier status came back (None when Nextcloud restored one)."""
+    ended_before: NextcloudStatus | None = None
+    """For ``restore``: the status Nextcloud shows after it ended the automation itself before the revert."""
 
 
 class AccountCommands(Protocol):
@@ -146,10 +150,17 @@ class Gateway:
             prepared = await self.executor.prepare(links)
             state = prepared.states[user]
             current = _as_listed(own, has_backup, keep_message_id=isinstance(command, RestoreCommand))
-            prepared.states[user] = replace(state, nextcloud=current, has_backup=has_backup)
-            plan = plan_command(prepared.states[user], intent, self.clock(), self.settings.planner)
-            plan, errors = await apply_nextcloud_writes(plan, self.pool, lambda _: identity, self.store, self.executor.metrics)
-            result = await self.executor.commit(prepared, plan)
+            ended = isinstance(command, RestoreCommand) and _ended_by_nextcloud(state, current, has_backup)
+            if not ended:
+                prepared.states[user] = replace(state, nextcloud=current, has_backup=has_backup)
+                plan = plan_command(prepared.states[user], intent, self.clock(), self.settings.planner)
+                plan, errors = await apply_nextcloud_writes(plan, self.pool, lambda _: identity, self.store, self.executor.metrics)
+                result = await self.executor.commit(prepared, plan)
+        if ended:
+            # The stored state is left as the last sweep saw it, so that publishing
+            # finds the change and updates chat.
+            await self._publish_current(link)
+            return CommandOutcome([], ended_before=_as_listed(own, False, keep_message_id=False))
         reverted = isinstance(command, RestoreCommand) and not errors and bool(plan.writes)
         after = None
         if reverted or user in result.conflicts:
@@ -157,10 +168,9 @@ class Gateway:
             # status the plan could not know: publish what Nextcloud shows now.
             after = await self._publish_current(link)
         lost_backup = any(write.loses_backup for write in plan.writes)
-        not_restored = None
-        if isinstance(command, RestoreCommand) and not errors:
-            not_restored = _restore_problem(plan.writes, plan.notes, after)
-        return CommandOutcome(errors, lost_backup, not_restored)
+        if not isinstance(command, RestoreCommand) or errors:
+            return CommandOutcome(errors, lost_backup)
+        return CommandOutcome(errors, lost_backup, _restore_problem(plan.writes, plan.notes, after))
 
     async def _publish_current(self, link: Link) -> PrivateStatus | None:
         """Read the user's status and publish it to chat, without waiting for the next sweep; return what was read."""
@@ -208,6 +218,15 @@ def _as_listed(own: PrivateStatus | None, has_backup: bool, *, keep_message_id: 
     if keep_message_id or not own.message:
         return status
     return replace(status, message_id=None)
+
+
+def _ended_by_nextcloud(state: UserSyncState, current: NextcloudStatus, has_backup: bool) -> bool:
+    """Tell whether the automation the last sweep saw is gone by the time ``restore`` reads the status.
+
+    Reading the own status makes Nextcloud 31 end a calendar meeting that is over
+    and restore its backup, so ``restore`` finds nothing left to revert.
+    """
+    return is_automated(state.nextcloud, state.has_backup) and not is_automated(current, has_backup)
 
 
 def _restore_problem(
