@@ -36,13 +36,18 @@ def _check(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     # Only warnings from the libraries: the report itself goes to standard output.
     setup_logging(config.LoggingSettings(level="WARNING", format=settings.logging.format))
-    # Each failed request becomes a FAIL line that says what to change, so the client's
-    # own error line about the same request would only repeat it with advice for other accounts.
-    logging.getLogger("presence_bridge.nextcloud").setLevel(logging.CRITICAL)
     from presence_bridge.service.check import run_checks
 
     print(f"Configuration file {args.config} is valid.")
-    results = asyncio.run(run_checks(settings))
+    # Each failed request becomes a FAIL line that says what to change, so the client's
+    # own error line about the same request would only repeat it with advice for other accounts.
+    client_logger = logging.getLogger("presence_bridge.nextcloud")
+    level = client_logger.level
+    client_logger.setLevel(logging.CRITICAL)
+    try:
+        results = asyncio.run(run_checks(settings))
+    finally:
+        client_logger.setLevel(level)
     for result in results:
         print(result)
     failures = [result for result in results if not result.ok]

@@ -46,7 +46,7 @@ MATRIX = "presence_bridge.matrix"
 CLI = "presence_bridge.cli"
 COMPONENT_LOGGERS = (NEXTCLOUD, EMULATOR, SYNC, STORAGE, SLACK, MATRIX, CLI)
 
-CHATTY_LIBRARY_LOGGERS = ("httpx", "httpcore", "uvicorn.access", "asyncio", "aiosqlite", "alembic")
+CHATTY_LIBRARY_LOGGERS = ("httpx", "httpcore", "uvicorn.access", "uvicorn.error", "asyncio", "aiosqlite", "alembic")
 """Libraries that log every request, query or migration step at INFO/DEBUG; held at WARNING unless level is DEBUG."""
 
 HEADER_DUMP_LOGGERS = ("httpcore",)
@@ -92,6 +92,8 @@ _STANDARD_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {
     "message",
     "asctime",
     "taskName",
+    # Uvicorn adds its message again with terminal colour codes.
+    "color_message",
 }
 
 
@@ -292,6 +294,13 @@ class BridgeLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if self.repeat_filter is not None:
             self.repeat_filter.flush()
         super().close()
+
+
+def flush_repeats() -> None:
+    """Log the pending repeat counts now, e.g. before a process's last line."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, BridgeLogHandler) and handler.repeat_filter is not None:
+            handler.repeat_filter.flush()
 
 
 def setup_logging(settings: Settings | LoggingSettings, *, stream: IO[str] | None = None) -> BridgeLogHandler:

@@ -37,9 +37,10 @@ def test_run_serves_health_and_metrics(emulator: EmulatorServer, files: BridgeFi
 
     assert run.terminate() == 0
     log = run.log()
-    assert "presence-bridge 0.1.0 starting: replica replica-a (claims as replica-a/" in log
+    assert "presence-bridge 0.1.0 started: replica replica-a (claims as replica-a/" in log
     assert "Sweep (list): read" in log
-    assert "presence-bridge stopped: replica replica-a" in log
+    assert "presence-bridge stopped (received SIGTERM): replica replica-a" in log
+    assert "sent 3 writes, 0 writes left in the outbox" in log
     assert files.last_written() == {user: team.status_of(user) for user in team.users}
 
 
@@ -52,7 +53,7 @@ def test_readyz_reports_a_wrong_app_password(emulator: EmulatorServer, files: Br
     runs.append(run)
     run.wait_serving()
 
-    wait_until(lambda: "app password is wrong" in run.get("/readyz").text, timeout=30, what="/readyz to name the password")
+    wait_until(lambda: "the password is wrong or was revoked" in run.get("/readyz").text, timeout=30, what="/readyz to name the password")
 
     ready = run.get("/readyz")
     assert ready.status_code == 503
@@ -109,4 +110,4 @@ def test_taken_port_is_reported(emulator: EmulatorServer, files: BridgeFiles, ru
     assert f"presence-bridge cannot run: port {port} on 127.0.0.1 is already in use; stop the other program or set server.port" in log
     assert "is invalid" not in log
     assert "Traceback" not in log
-    assert log.rstrip().splitlines()[-1].split("presence-bridge stopped: ", 1)[1].endswith("did not start")
+    assert "presence-bridge stopped (did not start): replica replica-a" in log.rstrip().splitlines()[-1]

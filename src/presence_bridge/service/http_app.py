@@ -5,8 +5,8 @@
     ended (the process is then broken and should be restarted).
 ``GET /readyz``
     200 once the store responds, the Nextcloud read account works and a sweep has
-    finished since the process started (on any replica), else 503 with the
-    missing conditions.
+    finished since the process started (on any replica) and within the last two
+    sweep intervals, else 503 with the missing conditions.
 ``GET /metrics``
     The Prometheus text format of :class:`~presence_bridge.service.metrics.ServiceMetrics`.
 
@@ -63,6 +63,10 @@ class ProcessStatus:
 
     nextcloud_problem: str | None = "not checked yet"
     """None when the last check of the Nextcloud read account passed, else what failed."""
+    nextcloud_checked: bool = False
+    """Whether the read account was checked at least once."""
+    sweep_stale_after: float | None = None
+    """Seconds after the last successful sweep (of any replica) at which ``/readyz`` turns 503; None: never."""
     failed_tasks: list[str] = field(default_factory=list)
     """Background tasks that ended with an error."""
     stopping: bool = False
@@ -130,4 +134,10 @@ async def readiness_problems(store: Store, status: ProcessStatus) -> list[str]:
     else:
         if last_sweep is None or (status.started_at and datetime.fromisoformat(last_sweep) < status.started_at):
             problems.append("no sweep has finished since this process started")
+        elif status.sweep_stale_after is not None:
+            age = (store.now() - datetime.fromisoformat(last_sweep)).total_seconds()
+            if age > status.sweep_stale_after:
+                problems.append(
+                    f"the last successful sweep finished {age:.0f} s ago, so sweeps are failing or not running"
+                )
     return problems

@@ -51,6 +51,7 @@ from ..sync.leader import LeaderLease
 from ..sync.maintenance import MaintenanceTask
 from ..sync.metrics import EngineMetrics
 from ..sync.testhooks import KillSwitch, send_delay_from_environment
+from ..logs import flush_repeats
 from .check import describe_nextcloud_error, make_reader
 from .engine_task import BackgroundPlatform, EngineParts, enabled_platforms
 from .http_app import HttpEndpoints, ProcessStatus, create_app
@@ -62,6 +63,12 @@ NEXTCLOUD_PROBE_INTERVAL = 60.0
 """Seconds between two checks of the read account for ``/readyz`` while it works."""
 NEXTCLOUD_PROBE_AFTER_401 = 300.0
 """Seconds before trying a rejected app password again; each failed login slows Nextcloud's responses to this host."""
+READ_RETRY_VARIABLE = "PRESENCE_BRIDGE_TEST_READ_RETRY_SECONDS"
+"""Environment variable that shortens :data:`NEXTCLOUD_PROBE_AFTER_401`, for tests only."""
+PROBE_POLL = 0.5
+"""Seconds between two looks at whether a sweep found the read account rejected (no request is sent)."""
+STALE_SWEEP_MARGIN = 5.0
+"""Seconds added to two sweep intervals before ``/readyz`` reports that sweeps stopped succeeding."""
 STOP_GRACE = 10.0
 """Seconds added to the send timeout for the tasks to end after SIGTERM."""
 
@@ -100,27 +107,22 @@ class BridgeProcess:
         self.metrics = ServiceMetrics()
         self.engine_metrics = EngineMetrics(registry=self.metrics.registry)
         self._stop = asyncio.Event()
+        self._stop_reason = "not started"
         self._started = time.monotonic()
+        self._read_retry = float(os.environ.get(READ_RETRY_VARIABLE, NEXTCLOUD_PROBE_AFTER_401))
+        self.status.sweep_stale_after = 2 * settings.sync.sweep_interval_seconds + STALE_SWEEP_MARGIN
 
     def request_stop(self, reason: str) -> None:
-        """Begin a clean stop (SIGTERM, SIGINT, or a task that ended)."""
+        """Begin a clean stop (SIGTERM, SIGINT, or a task that ended); the stop line names the reason."""
         if not self._stop.is_set():
-            logger.info("Stopping replica %s: %s", self.replica_id, reason)
+            logger.debug("Stopping replica %s: %s", self.replica_id, reason)
+            self._stop_reason = reason
         self.status.stopping = True
         self._stop.set()
 
     async def run(self) -> int:
         """Run until a stop is requested; return 0 after a clean stop, 1 when a task failed."""
         settings = self.settings
-        logger.info(
-            "presence-bridge %s starting: replica %s (claims as %s), Nextcloud %s, store %s, platforms %s",
-            __version__,
-            self.replica_id,
-            self.claimer_id,
-            settings.nextcloud.url,
-            settings.storage.url.split("://", 1)[0],
-            ", ".join(factory.platform.value for factory in enabled_platforms(settings)) or "none",
-        )
         listener = bind_listener(settings.server.host, settings.server.port)
         store = await open_store(settings.storage.url, encryption_keys=settings.storage.encryption_keys)
         self.status.started_at = store.now()
@@ -211,12 +213,15 @@ class BridgeProcess:
             loop.remove_signal_handler(signum)
 
         pending = len(await store.list_outbox(state=OutboxState.PENDING, limit=100_000))
+        # Repeat counts held back by the log filter belong before the last line.
+        flush_repeats()
         logger.info(
-            "presence-bridge stopped: replica %s ran %.0f s, sent %d writes, %d writes left in the outbox%s",
+            "presence-bridge stopped (%s): replica %s ran %.0f s, sent %s, %s left in the outbox%s",
+            self._stop_reason,
             self.replica_id,
             time.monotonic() - self._started,
-            dispatcher.sent,
-            pending,
+            plural(dispatcher.sent, "write"),
+            plural(pending, "write"),
             f"; failed tasks: {', '.join(self.status.failed_tasks)}" if self.status.failed_tasks else "",
         )
         return 1 if self.status.failed_tasks else 0
@@ -239,34 +244,70 @@ class BridgeProcess:
         self.request_stop(f"the {name} task ended")
 
     async def _log_listening(self, server: uvicorn.Server) -> None:
+        """Log the one start line once the HTTP server listens."""
         while not server.started and not self._stop.is_set():
             await asyncio.sleep(0.02)
-        if server.started:
-            host, port = server.servers[0].sockets[0].getsockname()[:2]
-            logger.info("Replica %s serves /healthz, /readyz and /metrics on http://%s:%d", self.replica_id, host, port)
+        if not server.started:
+            return
+        settings = self.settings
+        host, port = server.servers[0].sockets[0].getsockname()[:2]
+        logger.info(
+            "presence-bridge %s started: replica %s (claims as %s), Nextcloud %s, store %s, platforms %s; "
+            "serves /healthz, /readyz and /metrics on http://%s:%d",
+            __version__,
+            self.replica_id,
+            self.claimer_id,
+            settings.nextcloud.url,
+            settings.storage.url.split("://", 1)[0],
+            ", ".join(factory.platform.value for factory in enabled_platforms(settings)) or "none",
+            host,
+            port,
+        )
 
     async def _probe_nextcloud(self, reader: NextcloudClient) -> None:
-        """Check the read account now and then, for ``/readyz``."""
+        """Check the read account for ``/readyz``: every minute while it works, slowly after a 401.
+
+        The sweeps and this probe share ``reader``.  After a 401 from either, the
+        client sends nothing more, and only this loop lets it try again, once
+        every ``NEXTCLOUD_PROBE_AFTER_401`` seconds: each failed login makes
+        Nextcloud slow down every request from this host.
+        """
+        last_probe: float | None = None
+        rejected_since: float | None = None
         while not self._stop.is_set():
-            delay = NEXTCLOUD_PROBE_INTERVAL
-            try:
-                await reader.get_capabilities(refresh=True)
-                await reader.get_user(refresh=True)
-            except NextcloudError as exc:
-                problem = describe_nextcloud_error(self.settings, exc)
-                if problem != self.status.nextcloud_problem:
-                    logger.error("The Nextcloud read account does not work: %s", problem)
-                self.status.nextcloud_problem = problem
-                if isinstance(exc, NextcloudUnauthorized):
-                    delay = NEXTCLOUD_PROBE_AFTER_401
-            else:
-                if self.status.nextcloud_problem is not None:
-                    logger.info("The Nextcloud read account works")
-                self.status.nextcloud_problem = None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=delay)
+            now = time.monotonic()
             if reader.credential_rejected:
-                reader.reset_credential()
+                if rejected_since is None:
+                    rejected_since = now
+                    self._set_nextcloud_problem(NextcloudUnauthorized("the read account's credential was rejected"))
+                if now - rejected_since >= self._read_retry:
+                    reader.reset_credential()
+                    rejected_since = None
+                    last_probe = now
+                    await self._probe_once(reader)
+            elif last_probe is None or now - last_probe >= NEXTCLOUD_PROBE_INTERVAL:
+                last_probe = now
+                await self._probe_once(reader)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=PROBE_POLL)
+
+    async def _probe_once(self, reader: NextcloudClient) -> None:
+        try:
+            await reader.get_capabilities(refresh=True)
+            await reader.get_user(refresh=True)
+        except NextcloudError as exc:
+            self._set_nextcloud_problem(exc)
+        else:
+            if self.status.nextcloud_problem is not None and self.status.nextcloud_checked:
+                logger.info("The Nextcloud read account works again")
+            self.status.nextcloud_problem = None
+        self.status.nextcloud_checked = True
+
+    def _set_nextcloud_problem(self, error: NextcloudError) -> None:
+        problem = describe_nextcloud_error(self.settings, error)
+        if problem != self.status.nextcloud_problem:
+            logger.error("The Nextcloud read account does not work: %s", problem)
+        self.status.nextcloud_problem = problem
 
 
 class _Deferred:
@@ -293,6 +334,11 @@ def bind_listener(host: str, port: int) -> socket.socket:
         raise BridgeError(
             f"cannot listen on {host} port {port}: {exc.strerror or exc}. Check server.host and server.port"
         ) from None
+
+
+def plural(count: int, noun: str) -> str:
+    """Return ``"1 write"`` or ``"3 writes"``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def dispatcher_options(settings: Settings) -> DispatcherOptions:
@@ -333,5 +379,5 @@ def run(settings: Settings) -> int:
         return asyncio.run(process.run())
     except BridgeError as exc:
         logger.error("presence-bridge cannot run: %s", exc)
-        logger.info("presence-bridge stopped: replica %s did not start", process.replica_id)
+        logger.info("presence-bridge stopped (did not start): replica %s", process.replica_id)
         return 1
