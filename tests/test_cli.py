@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import signal
@@ -17,7 +18,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from presence_bridge import __version__
+from presence_bridge import __version__, config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(sys.executable).with_name("presence-bridge")
@@ -302,3 +303,41 @@ def test_demo_prints_changes() -> None:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
+
+
+SUMMARY_LABELS = {
+    "nextcloud": "Nextcloud:",
+    "storage": "Storage:",
+    "logging": "Logging:",
+    "sync": "Sync:",
+    "emulator": "Emulator:",
+    "recording": "Recording:",
+    "keepalive": "Keep-alive:",
+    "per_user_reads": "Reads:",
+    "who": "Who:",
+    "server": "Server:",
+    "replicas": "Replicas:",
+    "dispatcher": "Dispatcher:",
+    "linking": "Linking:",
+    "mapping": "Mapping:",
+    "matrix": "Matrix:",
+}
+
+
+def test_config_check_summarises_every_section(tmp_path: Path) -> None:
+    text = (REPO_ROOT / "config.example.toml").read_text(encoding="utf-8")
+    matrix = '\n[matrix]\nhomeserver_url = "http://127.0.0.1:8008"\nserver_name = "localhost"\nbot_access_token_env = "BOT"\n'
+    path = tmp_path / "config.toml"
+    path.write_text(text.replace("team_leads = {}", 'team_leads = { "ops" = ["dave"] }') + matrix, encoding="utf-8")
+
+    result = run_cli("config", "check", "--config", str(path), env={**EXAMPLE_ENV, "BOT": "bot-secret-token"})
+
+    assert result.returncode == 0, result.stderr
+    labels = [line.split()[0] for line in result.stdout.splitlines() if line and not line.startswith(" ")]
+    assert sorted(SUMMARY_LABELS) == sorted(field.name for field in dataclasses.fields(config.Settings))
+    for label in SUMMARY_LABELS.values():
+        assert label in labels
+    assert "audit entries kept 90 days" in result.stdout
+    assert "Who:        group leads: ops (dave)" in result.stdout
+    assert "plain bot user, access token from environment variable BOT" in result.stdout
+    assert "bot-secret-token" not in result.stdout

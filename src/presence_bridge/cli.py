@@ -18,13 +18,12 @@ import signal
 import socket
 import sys
 import threading
-import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
 from presence_bridge import __version__, cli_db, cli_links, cli_matrix, cli_run, config
-from presence_bridge.config_mapping import MappingSettings
+from presence_bridge.config_summary import describe
 from presence_bridge.errors import BridgeError, ConfigError
 from presence_bridge.logs import CLI, setup_logging
 
@@ -32,63 +31,6 @@ logger = logging.getLogger(CLI)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
-
-
-def _mask_url_password(url: str) -> str:
-    """Return ``url`` with the password of a ``user:password@`` part replaced by ``***``."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
-
-
-def _describe(settings: config.Settings) -> list[str]:
-    """Summarise validated settings in plain words, without secret values."""
-    nextcloud = settings.nextcloud
-    if not nextcloud.verify_tls:
-        tls = "certificate checks OFF"
-    elif nextcloud.ca_bundle:
-        tls = f"certificates checked against {nextcloud.ca_bundle}"
-    else:
-        tls = "certificates checked against the system CA store"
-    sync = settings.sync
-    repeats = settings.logging.repeat_window_seconds
-    return [
-        f"Nextcloud:  {nextcloud.url} as {nextcloud.login!r}, app password from {nextcloud.app_password.source}",
-        f"            {tls}; connect timeout {nextcloud.timeout_connect:g} s, read timeout {nextcloud.timeout_read:g} s",
-        f"            proxy {_mask_url_password(nextcloud.proxy) if nextcloud.proxy else 'none'}; {nextcloud.statuses_page_limit} statuses per page; "
-        f"User-Agent {nextcloud.user_agent!r}",
-        f"Storage:    {settings.storage.url}, encryption key from {settings.storage.encryption_key.source}"
-        + (
-            f", previous key from {settings.storage.previous_encryption_key.source}"
-            if settings.storage.previous_encryption_key
-            else ""
-        ),
-        f"Logging:    level {settings.logging.level}, format {settings.logging.format}, "
-        + (f"identical messages folded within {repeats:g} s" if repeats else "no folding of repeats"),
-        f"Sync:       sweep every {sync.sweep_interval_seconds:g} s, settle {sync.settle_seconds:g} s, "
-        f"debounce {sync.debounce_seconds:g} s",
-        f"            time zone {sync.default_timezone.key}, weeks start on {config.WEEKDAYS[sync.week_start].capitalize()}",
-        f"Emulator:   {settings.emulator.host}:{settings.emulator.port} (used by demo and nextcloud-emulator)",
-        f"Server:     {settings.server.host}:{settings.server.port} (health, metrics and chat endpoints of run)",
-        f"Replicas:   leases of {settings.replicas.lease_seconds:g} s, replica id "
-        f"{settings.replicas.replica_id or '<host>-<pid>-<random>'}",
-        f"Dispatcher: {settings.dispatcher.batch_size} writes per claim, send timeout "
-        f"{settings.dispatcher.send_timeout_seconds:g} s, retries from {settings.dispatcher.retry_base_seconds:g} s "
-        f"to {settings.dispatcher.retry_max_seconds:g} s, given up after {settings.dispatcher.max_attempts} attempts",
-        _describe_mapping(settings.mapping),
-    ]
-
-
-def _describe_mapping(mapping: MappingSettings) -> str:
-    fallback = f"shown as {mapping.custom_emoji_fallback}" if mapping.custom_emoji_fallback else "sent without an icon"
-    dnd_message = repr(mapping.matrix_dnd_message) if mapping.matrix_dnd_message else "none"
-    busy_message = repr(mapping.matrix_busy_message) if mapping.matrix_busy_message else "none"
-    return (
-        f"Mapping:    Slack DND of at most {mapping.dnd_max_seconds} s; Slack custom emoji {fallback}; "
-        f"Matrix DND message {dnd_message}, busy message {busy_message}"
-    )
 
 
 def _config_check(args: argparse.Namespace) -> int:
@@ -99,7 +41,7 @@ def _config_check(args: argparse.Namespace) -> int:
         print(f"Configuration file {path} is invalid:\n  {exc}", file=sys.stderr)
         return EXIT_FAILURE
     print(f"Configuration file {path} is valid.")
-    for line in _describe(settings):
+    for line in describe(settings):
         print(line)
     return EXIT_OK
 
