@@ -44,7 +44,7 @@ import uvicorn
 from .. import __version__
 from ..config import Settings
 from ..errors import BridgeError, NextcloudError, NextcloudUnauthorized
-from ..nextcloud import NextcloudClient
+from ..nextcloud import Credential, NextcloudClient, RetryPolicy
 from ..storage import OutboxState, Store, open_store
 from ..sync.dispatcher import Dispatcher, DispatcherOptions
 from ..sync.leader import LeaderLease
@@ -182,7 +182,7 @@ class BridgeProcess:
             "sweeps": self._spawn(engine.run_while_leader(leader, self._stop), "sweeps"),
             "keep-alives": self._spawn(engine.run_keepalives(), "keep-alives"),
             "maintenance": self._spawn(maintenance.run(), "maintenance"),
-            "nextcloud probe": self._spawn(self._probe_nextcloud(reader), "nextcloud probe"),
+            "nextcloud probe": self._spawn(self._probe_nextcloud(http, reader), "nextcloud probe"),
         }
         background = [platform for platform in platforms if isinstance(platform, BackgroundPlatform)]
         for platform in background:
@@ -264,12 +264,13 @@ class BridgeProcess:
             port,
         )
 
-    async def _probe_nextcloud(self, reader: NextcloudClient) -> None:
+    async def _probe_nextcloud(self, http: httpx.AsyncClient, reader: NextcloudClient) -> None:
         """Check the read account for ``/readyz``: every minute while it works, slowly after a 401.
 
         The sweeps and this probe share ``reader``.  After a 401 from either, the
-        client sends nothing more, and only this loop lets it try again, once
-        every ``NEXTCLOUD_PROBE_AFTER_401`` seconds: each failed login makes
+        client sends nothing more.  Only this loop tries the credential again, once
+        every ``NEXTCLOUD_PROBE_AFTER_401`` seconds, through a client of its own,
+        and unlocks ``reader`` only when that login works: each failed login makes
         Nextcloud slow down every request from this host.
         """
         last_probe: float | None = None
@@ -281,27 +282,36 @@ class BridgeProcess:
                     rejected_since = now
                     self._set_nextcloud_problem(NextcloudUnauthorized("the read account's credential was rejected"))
                 if now - rejected_since >= self._read_retry:
-                    reader.reset_credential()
                     rejected_since = None
                     last_probe = now
-                    await self._probe_once(reader)
+                    if await self._probe_once(self._retry_client(http)):
+                        reader.reset_credential()
             elif last_probe is None or now - last_probe >= NEXTCLOUD_PROBE_INTERVAL:
                 last_probe = now
                 await self._probe_once(reader)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=PROBE_POLL)
 
-    async def _probe_once(self, reader: NextcloudClient) -> None:
+    def _retry_client(self, http: httpx.AsyncClient) -> NextcloudClient:
+        """Return a one-attempt client with the read account's credential, so a 401 leaves the sweeps' client locked."""
+        nextcloud = self.settings.nextcloud
+        credential = Credential(nextcloud.login, nextcloud.app_password.reveal())
+        return NextcloudClient(http, credential, retry=RetryPolicy(attempts=1), user_agent=nextcloud.user_agent)
+
+    async def _probe_once(self, client: NextcloudClient) -> bool:
+        """Read the capabilities and the user with ``client``; return whether both worked."""
         try:
-            await reader.get_capabilities(refresh=True)
-            await reader.get_user(refresh=True)
+            await client.get_capabilities(refresh=True)
+            await client.get_user(refresh=True)
         except NextcloudError as exc:
             self._set_nextcloud_problem(exc)
-        else:
-            if self.status.nextcloud_problem is not None and self.status.nextcloud_checked:
-                logger.info("The Nextcloud read account works again")
-            self.status.nextcloud_problem = None
+            self.status.nextcloud_checked = True
+            return False
+        if self.status.nextcloud_problem is not None and self.status.nextcloud_checked:
+            logger.info("The Nextcloud read account works again")
+        self.status.nextcloud_problem = None
         self.status.nextcloud_checked = True
+        return True
 
     def _set_nextcloud_problem(self, error: NextcloudError) -> None:
         problem = describe_nextcloud_error(self.settings, error)
