@@ -28,7 +28,7 @@ server_name = "example.org"
 
 
 def load(extra: str, environ: dict[str, str] | None = None) -> config.Settings:
-    return config.loads(BASE + extra, environ=environ or {}, base_dir=Path("/"))
+    return config.loads(BASE + extra, environ=environ or {}, base_dir=Path("/"), matrix_token=False)
 
 
 def test_matrix_absent_is_none() -> None:
@@ -108,9 +108,10 @@ def test_is_allowed_table(extra: str, user_id: str, allowed: bool) -> None:
 
 def test_example_section_parses_uncommented() -> None:
     example = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text(encoding="utf-8")
-    section = example[example.index("\n[matrix]\n") :]
+    section = example[example.index("\n# [matrix]\n") :]
     lines = [
-        line.removeprefix("# ") if " = " in line and "_token" not in line else line for line in section.splitlines()
+        line.removeprefix("# ") if (" = " in line and "_token" not in line) or line == "# [matrix]" else line
+        for line in section.splitlines()
     ]
     uncommented = "\n".join(lines) + '\nas_token = "a"\nhs_token = "h"\n'
 
