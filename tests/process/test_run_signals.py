@@ -62,6 +62,11 @@ def test_start_and_stop_are_one_line_each(
     assert len(info_lines(log, "presence-bridge 0.1.0 started: replica replica-a (claims as replica-a/")) == 1
     assert len(info_lines(log, f"serves /healthz, /readyz and /metrics on http://127.0.0.1:{port}")) == 1
     assert len(info_lines(log, "presence-bridge stopped")) == 1
+    # Components log their own start and stop at DEBUG, so only the two runner lines above remain at INFO.
+    assert len(info_lines(log, "started")) == 1
+    assert len(info_lines(log, "stopped")) == 1
+    assert info_lines(log, "Opened") == []
+    assert info_lines(log, "took the sweep leader lease") == []
     assert "presence-bridge stopped (received SIGTERM): replica replica-a ran" in last_line
     assert "sent 1 write, 0 writes left in the outbox" in last_line
     assert "uvicorn" not in log

@@ -98,5 +98,5 @@ async def open_store(
     except BaseException:
         await engine.dispose()
         raise
-    logger.info("Opened the %s store (encryption keys: %d)", store.dialect, box.key_count)
+    logger.debug("Opened the %s store (encryption keys: %d)", store.dialect, box.key_count)
     return store

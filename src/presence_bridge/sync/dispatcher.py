@@ -137,7 +137,7 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Claim and deliver batches until :meth:`stop`; a failing store is logged and retried."""
-        logger.info("Outbox dispatcher %s started", self._worker_id)
+        logger.debug("Outbox dispatcher %s started", self._worker_id)
         while not self._stopping.is_set():
             try:
                 handled = await self.dispatch_once()
@@ -152,7 +152,7 @@ class Dispatcher:
             except TimeoutError:
                 pass
             self._wake.clear()
-        logger.info("Outbox dispatcher %s stopped after %d sends", self._worker_id, self.sent)
+        logger.debug("Outbox dispatcher %s stopped after %d sends", self._worker_id, self.sent)
 
     async def dispatch_once(self) -> int:
         """Claim one batch and settle it; return how many rows were settled rather than given back.

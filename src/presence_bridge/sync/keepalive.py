@@ -120,7 +120,7 @@ class KeepAlive:
     async def run(self) -> None:
         """Call :meth:`tick` until :meth:`stop`, four times per interval."""
         period = max(1.0, self._settings.keepalive_interval / 4)
-        logger.info("Keep-alive loop started (interval %g s)", self._settings.keepalive_interval)
+        logger.debug("Keep-alive loop started (interval %g s)", self._settings.keepalive_interval)
         while not self._stopping.is_set():
             try:
                 await self.tick()
@@ -131,7 +131,7 @@ class KeepAlive:
                 await asyncio.wait_for(self._stopping.wait(), timeout=period)
             except TimeoutError:
                 pass
-        logger.info("Keep-alive loop stopped")
+        logger.debug("Keep-alive loop stopped")
 
     def stop(self) -> None:
         self._stopping.set()

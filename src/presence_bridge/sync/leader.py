@@ -54,6 +54,7 @@ class LeaderLease:
         self._name = name
         self._monotonic = monotonic
         self._renewed_at: float | None = None
+        self._has_led = False
         self._stop = asyncio.Event()
         self.changed = asyncio.Event()
         """Set whenever this replica gains or loses the lease; the caller clears it."""
@@ -90,9 +91,10 @@ class LeaderLease:
         elif not self.is_leader:
             self._renewed_at = None
         if acquired != was_leader:
-            logger.info(
-                "Replica %s %s the sweep leader lease", self._holder, "took" if acquired else "lost"
-            )
+            # The first take belongs to the start of the process, which the runner logs already.
+            level = logging.INFO if self._has_led or not acquired else logging.DEBUG
+            logger.log(level, "Replica %s %s the sweep leader lease", self._holder, "took" if acquired else "lost")
+            self._has_led = self._has_led or acquired
             self.changed.set()
         return acquired
 
@@ -138,4 +140,4 @@ class LeaderLease:
             logger.warning("Releasing the sweep leader lease %s failed; it ends by itself: %s", self._name, exc)
             return
         if released:
-            logger.info("Replica %s released the sweep leader lease", self._holder)
+            logger.debug("Replica %s released the sweep leader lease", self._holder)

@@ -239,7 +239,7 @@ class SyncEngine:
 
     async def run(self) -> None:
         """Sweep every ``sweep_interval`` and wake at each due time until :meth:`stop`."""
-        logger.info("Sync engine started (sweep every %g s)", self.settings.sweep_interval)
+        logger.debug("Sync engine started (sweep every %g s)", self.settings.sweep_interval)
         self._stopping.clear()
         # Due times planned by the gateway (a command with an expiry) wake this loop too.
         if self._note_states not in self.executor.wake_listeners:
@@ -253,7 +253,7 @@ class SyncEngine:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            logger.info("Sync engine stopped after %d sweeps", self.sweeps)
+            logger.debug("Sync engine stopped after %d sweeps", self.sweeps)
 
     async def _sweep_loop(self) -> None:
         while not self._stopping.is_set():
