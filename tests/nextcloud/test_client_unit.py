@@ -241,6 +241,21 @@ async def test_no_retry_on_4xx_or_500(status: int) -> None:
     assert len(recorder.requests) == 1
 
 
+@pytest.mark.parametrize(
+    ("status", "wording"),
+    [(503, "Nextcloud was unavailable for the request"), (500, "Nextcloud was unavailable for the request"),
+     (400, "Nextcloud rejected the request")],
+)
+async def test_error_wording_by_status_class(status: int, wording: str) -> None:
+    client = make_client(Recorder(lambda request: httpx.Response(status)), retry=RetryPolicy(attempts=1))
+
+    with pytest.raises(errors.NextcloudError) as raised:
+        await client.get_own_status()
+
+    assert str(raised.value).startswith(wording)
+    assert f"(HTTP {status})" in str(raised.value)
+
+
 async def test_no_retry_for_non_idempotent_call() -> None:
     """Revoking the app password is not repeated after a 503."""
     recorder = Recorder(lambda request: httpx.Response(503))

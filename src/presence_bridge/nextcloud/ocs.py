@@ -73,7 +73,8 @@ class ApiRequest(Generic[T]):
 
     ``path`` starts with ``/`` and is resolved against the server's base URL, or
     is an absolute URL that Nextcloud handed out (the login-flow poll endpoint).
-    ``action`` completes "Nextcloud rejected the request to ..." in errors and logs.
+    ``action`` completes "Nextcloud rejected the request to ..." (4xx) or "Nextcloud
+    was unavailable for the request to ..." (5xx) in errors and logs.
     ``messages`` replaces the generic error text for an HTTP status; ``{server}``
     in it is the server's own message.  ``ocs`` is false for the plain-JSON login
     flow.  ``accepts_empty`` lets an empty 2xx response (the heartbeat's 204)
@@ -179,7 +180,9 @@ def build_error(request: ApiRequest[Any], http_status: int, body: DecodedBody) -
     else:
         reason = server_message or "no reason given"
         ocs = f", OCS {body.ocs_status}" if body.ocs_status is not None else ""
-        message = f"Nextcloud rejected the request to {request.action} (HTTP {http_status}{ocs}): {reason}"
+        # A 5xx means the server could not handle the request, not that it refused it.
+        outcome = "was unavailable for" if http_status >= 500 else "rejected"
+        message = f"Nextcloud {outcome} the request to {request.action} (HTTP {http_status}{ocs}): {reason}"
         if http_status in _HINTS:
             message = f"{message}; {_HINTS[http_status]}"
     if http_status in _ERROR_CLASSES:
