@@ -194,6 +194,9 @@ INVALID_FIELDS = [
     ("mapping", "custom_emoji_fallback = 1", "mapping.custom_emoji_fallback", "one Unicode emoji"),
     ("mapping", "matrix_dnd_message = false", "mapping.matrix_dnd_message", "a string"),
     ("mapping", "matrix_busy_message = 3", "mapping.matrix_busy_message", "a string"),
+    ("who", 'team_leads = { "" = ["carol"] }', "who.team_leads", "a group id is empty"),
+    ("who", 'team_leads = { " " = ["carol"] }', "who.team_leads", "a group id is empty"),
+    ("keepalive", "interval_seconds = 600\nactive_seconds = 300", "keepalive.active_seconds", "before the next heartbeat"),
 ]
 
 

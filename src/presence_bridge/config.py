@@ -212,6 +212,8 @@ def _team_leads(value: object, key: str, ctx: LoadContext) -> tuple[tuple[str, t
         raise invalid(key, f"invalid value {value!r}", expected)
     pairs = []
     for group, leads in value.items():
+        if not str(group).strip():
+            raise invalid(key, "a group id is empty", expected)
         if not isinstance(leads, list) or not all(isinstance(lead, str) and lead.strip() for lead in leads):
             raise invalid(f"{key}.{group}", f"invalid value {leads!r}", "a list of Nextcloud user ids")
         pairs.append((str(group), tuple(lead.strip() for lead in leads)))
@@ -238,6 +240,15 @@ class KeepAliveSettings:
     interval_seconds: float = setting(seconds(minimum=10, maximum=840, include_minimum=True), "seconds", default=300.0)
     active_seconds: float = setting(seconds(minimum=60, maximum=86400, include_minimum=True), "seconds", default=900.0)
     max_per_interval: int = setting(int_range(1, 10), "heartbeats per user per interval", default=2)
+
+    def __post_init__(self) -> None:
+        if self.active_seconds < self.interval_seconds:
+            raise invalid(
+                "keepalive.active_seconds",
+                f"value {self.active_seconds:g} is below keepalive.interval_seconds ({self.interval_seconds:g})",
+                "at least interval_seconds, because heartbeats go out once per interval, so a user active in chat "
+                "would leave the active window before the next heartbeat is due",
+            )
 
 
 @dataclass(frozen=True)

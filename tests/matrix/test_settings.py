@@ -121,3 +121,24 @@ def test_example_section_parses_uncommented() -> None:
     assert matrix.uses_appservice is True
     assert matrix.admins == ("@ops:example.org",)
     assert matrix.namespace_regex == r"@.*:example\.org"
+
+
+@pytest.mark.parametrize(
+    "url", ["https://matrix.example.org/_matrix/client/v3", "https://matrix.example.org/_matrix/", "https://example.org/synapse/_matrix"]
+)
+def test_homeserver_url_with_api_path_rejected(url: str) -> None:
+    extra = MATRIX.replace('"https://matrix.example.org/"', f'"{url}"')
+
+    with pytest.raises(ConfigError) as caught:
+        load(extra)
+
+    assert caught.value.key == "matrix.homeserver_url"
+    assert "/_matrix/" in str(caught.value)
+    assert "base URL" in str(caught.value)
+
+
+def test_homeserver_url_with_subpath_accepted() -> None:
+    matrix = load(MATRIX.replace('"https://matrix.example.org/"', '"https://example.org/synapse/"')).matrix
+
+    assert matrix is not None
+    assert matrix.homeserver_url == "https://example.org/synapse"

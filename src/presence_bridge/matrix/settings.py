@@ -7,6 +7,7 @@ short; :class:`presence_bridge.config.Settings` reads it as the ``[matrix]`` tab
 from __future__ import annotations
 
 import re
+import urllib.parse
 from dataclasses import dataclass
 
 from presence_bridge.config_fields import (
@@ -77,6 +78,18 @@ def server_of(user_id: str) -> str:
     return user_id.partition(":")[2]
 
 
+def _homeserver_url(value: object, key: str, ctx: LoadContext) -> str:
+    """Parse the homeserver's base URL, to which the client itself adds ``/_matrix/client/...``."""
+    url = http_url(value, key, ctx)
+    if "_matrix" in urllib.parse.urlsplit(url).path.split("/"):
+        raise invalid(
+            key,
+            f"the URL {url!r} contains the API path /_matrix/",
+            "the homeserver's base URL without /_matrix/..., such as https://matrix.example.org",
+        )
+    return url
+
+
 @dataclass(frozen=True)
 class MatrixSettings:
     """How to reach the Matrix homeserver, the appservice registration, and who may use the bridge.
@@ -86,7 +99,7 @@ class MatrixSettings:
     the bot; one of the two is required.
     """
 
-    homeserver_url: str = setting(http_url, "the homeserver's client-server API base URL")
+    homeserver_url: str = setting(_homeserver_url, "the homeserver's client-server API base URL")
     server_name: str = setting(_server_name, "the homeserver's server name, the part after ':' in user ids")
     as_token: Secret | None = secret_setting(TOKEN_EXPECTED, required=False)
     hs_token: Secret | None = secret_setting(TOKEN_EXPECTED, required=False)
