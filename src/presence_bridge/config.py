@@ -260,7 +260,7 @@ class PerUserReadSettings:
 
 @dataclass(frozen=True)
 class WhoSettings:
-    """Who may list a Nextcloud group's statuses with ``who <group>`` besides the group's members."""
+    """The team leads who may list a Nextcloud group's statuses with ``who <group>``, besides its members."""
 
     team_leads: tuple[tuple[str, tuple[str, ...]], ...] = setting(_team_leads, "a table of group leads", default=())
 
@@ -352,7 +352,7 @@ def _matrix_user_template(value: object, key: str, ctx: LoadContext) -> MatrixUs
 
 @dataclass(frozen=True)
 class LinkingSettings:
-    """How chat users link to Nextcloud, and the rule that mirrors everyone to Matrix without a link."""
+    """Settings of the login-flow linking and of the rule that mirrors everyone to Matrix without a link."""
 
     poll_interval_seconds: float = setting(
         seconds(minimum=1, maximum=60, include_minimum=True), "seconds", default=5.0

@@ -57,7 +57,7 @@ class ConfigError(BridgeError):
 
 
 class StorageError(BridgeError):
-    """The store failed or holds data the bridge cannot read."""
+    """The store failed or contains data the bridge cannot read."""
 
 
 class SecretKeyError(StorageError):
@@ -153,7 +153,7 @@ class NextcloudError(UpstreamError):
 
 
 class NextcloudUnavailable(NextcloudError):
-    """Nextcloud could not be reached, or did not answer in time."""
+    """Nextcloud could not be reached, or did not respond in time."""
 
 
 class NextcloudValidationError(NextcloudError):

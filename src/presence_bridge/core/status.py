@@ -38,7 +38,7 @@ class NextcloudStatusType(enum.StrEnum):
 
 
 class SlackPresence(enum.StrEnum):
-    """What ``users.setPresence`` accepts: ``auto`` follows activity, ``away`` forces away."""
+    """A value of ``users.setPresence``: ``auto`` follows activity, ``away`` forces away."""
 
     AUTO = "auto"
     AWAY = "away"

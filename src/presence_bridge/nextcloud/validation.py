@@ -79,7 +79,7 @@ def validate_message(message: object) -> str:
 
 
 def is_single_emoji(icon: str) -> bool:
-    """Whether ``icon`` is exactly one emoji grapheme (see the module docstring for the rule)."""
+    """Return whether ``icon`` is exactly one emoji grapheme (the module docstring gives the rule)."""
     if len(icon.encode("utf-8", "surrogatepass")) < 2:
         return False
     if len(_GRAPHEME.findall(icon)) != 1:
