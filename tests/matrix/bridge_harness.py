@@ -3,7 +3,8 @@
 A session-wide Synapse registers the bridge's appservice with the URL of an
 :class:`AppserviceRelay`: a small proxy in a thread that forwards each
 ``/_matrix/app/v1`` request to the HTTP server of the bridge the current test
-runs, and returns 200 while no bridge runs, so Synapse never backs off.  Each
+runs.  While no bridge runs it returns 200, so Synapse never backs off; when the
+bridge does not answer it returns 502, as a real bridge that is down would fail.  Each
 test starts :class:`RunningBridge` with a fresh SQLite file store and its own
 configuration, and drives it only from the outside: Matrix users send messages
 and set presence with their own tokens, and Nextcloud is read and written
@@ -61,7 +62,8 @@ class AppserviceRelay:
                     request.method, target + request.url.path, params=request.query_params, headers=headers, content=await request.body()
                 )
         except httpx.TransportError:
-            return JSONResponse({})
+            # Like a bridge that is down: the homeserver keeps the transaction and retries it.
+            return JSONResponse({"errcode": "M_UNKNOWN", "error": "the bridge is not reachable"}, status_code=502)
         return Response(response.content, status_code=response.status_code, media_type="application/json")
 
     def stop(self) -> None:

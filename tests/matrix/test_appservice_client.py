@@ -162,3 +162,22 @@ async def test_bridge_registration_not_rate_limited(synapse: SynapseServer, brid
         await bridge.set_presence(alice.user_id, "unavailable", message)
 
     assert (await bridge.get_presence(alice.user_id)).status_msg == "three"
+
+
+async def test_ping_reaches_the_bridge_endpoint(bridge: AppserviceClient) -> None:
+    assert await bridge.ping("presence-bridge", "ping-1") >= 0
+
+
+async def test_ping_with_another_id_forbidden(bridge: AppserviceClient) -> None:
+    with pytest.raises(MatrixForbidden) as caught:
+        await bridge.ping("rate-limited")
+
+    assert caught.value.http_status == 403
+
+
+async def test_ping_without_registration_url_rejected(synapse: SynapseServer) -> None:
+    async with AppserviceClient(synapse.base_url, synapse.limited.as_token) as client:
+        with pytest.raises(MatrixRequestRejected) as caught:
+            await client.ping("rate-limited")
+
+    assert caught.value.errcode == "M_URL_NOT_SET"

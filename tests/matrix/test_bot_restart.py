@@ -18,6 +18,8 @@ from tests.matrix.test_bot_commands import command, linked_chat
 from tests.matrix.bridge_harness import RunningBridge, wait_until
 
 
+PING_OK = "reached the bridge's appservice endpoint"
+"""Logged once per start when the homeserver answered the appservice ping."""
 SYNCING = "is syncing"
 """Logged by the plain bot once its first sync of a process is handled."""
 
@@ -69,7 +71,10 @@ async def test_plain_bot_never_replays_commands(running_bridge: RunningBridge, c
     assert "dnd" in replies[2]["body"].lower() or "do not disturb" in replies[2]["body"].lower()
 
 
-async def test_appservice_restart_runs_only_the_new_command(running_bridge: RunningBridge) -> None:
+async def test_appservice_restart_runs_only_the_new_command(
+    running_bridge: RunningBridge, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="presence_bridge.matrix.platform")
     nextcloud = running_bridge.nextcloud
     nextcloud.add_users("alice")
     await running_bridge.start()
@@ -91,6 +96,8 @@ async def test_appservice_restart_runs_only_the_new_command(running_bridge: Runn
     await chat.say(room_id, "!status dnd")
     await running_bridge.start()
 
+    # The start-up ping makes Synapse send the held-back transaction now, not after its backoff.
+    await wait_until(lambda: caplog.text.count(PING_OK) >= 2, "the second start-up ping")
     await chat.wait_for_replies(room_id, bot, 3)
     await wait_until(lambda: nextcloud.row("alice").get("status") == "dnd", "dnd in Nextcloud")
     # Synapse sends one transaction at a time, in order, so once this gets its reply the backlog was handled.

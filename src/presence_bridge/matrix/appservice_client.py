@@ -155,6 +155,23 @@ class AppserviceClient:
         features = (await self.versions()).get("unstable_features")
         return isinstance(features, dict) and features.get(BUSY_FEATURE) is True
 
+    async def ping(self, appservice_id: str, transaction_id: str | None = None) -> float:
+        """Ask the homeserver to call the bridge's ``/ping`` endpoint; return the round trip it measured, in ms.
+
+        Synapse 1.163 returns 200 only when its own request to the bridge's
+        registration ``url`` got a 200.  It then also retries at once the
+        transactions it holds back for the bridge after earlier failures, instead
+        of waiting out its backoff, which grows to 512 s.  A homeserver without
+        the ping endpoint (before Matrix 1.7) returns 404 ``M_UNRECOGNIZED``.
+        """
+        body = {} if transaction_id is None else {"transaction_id": transaction_id}
+        path = f"/_matrix/client/v1/appservice/{quote(appservice_id, safe='')}/ping"
+        result = await self._request("POST", path, json=body)
+        duration = result.get("duration_ms") if isinstance(result, dict) else None
+        if not isinstance(duration, int | float) or isinstance(duration, bool):
+            raise MatrixProtocolError(f"POST {path}: the response has no duration_ms")
+        return float(duration)
+
     async def whoami(self, user_id: str | None = None) -> str:
         """Return the user the token acts as: the appservice's sender, or ``user_id`` when given.
 

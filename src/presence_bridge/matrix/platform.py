@@ -15,6 +15,15 @@ and whose own Matrix client is not present, are written again, at most
 ``max_per_round`` per tick.  A renewal that fails (a 429 included) is logged and
 tried again at a later tick; it never delays the outbox.
 
+With an appservice, :meth:`MatrixPlatform.run` also pings the homeserver once at
+start (:meth:`~presence_bridge.matrix.appservice_client.AppserviceClient.ping`).
+The ping shows in the log whether the homeserver can reach the bridge, and it makes
+Synapse send at once the transactions it held back while the bridge was down:
+without it, Synapse waits out a backoff that doubles up to 512 s, so commands sent
+during a restart would be handled minutes late.  A failed ping is tried again
+after 1, 2, 5, 10, 30 and 60 s and then given up with a warning.  A homeserver
+without the endpoint is logged once.
+
 Without an appservice (no ``as_token``) the bridge cannot set other users'
 presence, so ``apply`` fails for good.  Presence still flows from Matrix to
 Nextcloud through the bot's sync.
@@ -30,7 +39,7 @@ from collections.abc import Callable, Sequence
 from starlette.routing import BaseRoute
 
 from presence_bridge.core.ids import Platform
-from presence_bridge.errors import MatrixError
+from presence_bridge.errors import MatrixError, MatrixForbidden, MatrixRequestRejected
 from presence_bridge.matrix.appservice_client import AppserviceClient
 from presence_bridge.matrix.bot import MatrixBot
 from presence_bridge.matrix.bot_sync import SyncLoop
@@ -45,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 RENEWAL_TICK = 5.0
 """Seconds between two renewal rounds."""
+PING_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+"""Seconds to wait before each new try of the start-up ping."""
 NO_APPSERVICE = (
     "the bridge has no appservice registration ([matrix] as_token and hs_token), so it cannot "
     "set Matrix presence for users"
@@ -64,6 +75,8 @@ class MatrixPlatform:
         writer: MatrixPresenceWriter | None = None,
         appservice: AppserviceClient | None = None,
         endpoint: TransactionEndpoint | None = None,
+        appservice_id: str | None = None,
+        ping_retry_delays: Sequence[float] = PING_RETRY_DELAYS,
         renewal: RenewalSettings | None = None,
         renewal_tick: float = RENEWAL_TICK,
         clock: Callable[[], float] = time.time,
@@ -75,6 +88,10 @@ class MatrixPlatform:
         self.writer = writer
         self._appservice = appservice
         self.endpoint = endpoint
+        self._appservice_id = appservice_id
+        self._ping_retry_delays = tuple(ping_retry_delays)
+        self.ping_duration_ms: float | None = None
+        """The round trip of the last successful start-up ping, as the homeserver measured it."""
         self.renewal = renewal or RenewalSettings()
         self._renewal_tick = renewal_tick
         self._clock = clock
@@ -114,11 +131,13 @@ class MatrixPlatform:
     async def run(self) -> None:
         """Run the bot (and its sync, without an appservice) and the renewals until :meth:`stop`."""
         renewals = asyncio.create_task(self._renew_loop(), name="matrix renewals")
+        ping = asyncio.create_task(self._ping_homeserver(), name="matrix appservice ping")
         try:
             await (self.sync_loop.run() if self.sync_loop is not None else self.bot.run())
         finally:
             self._stop.set()
             await renewals
+            await ping
             if self._appservice is not None:
                 await self._appservice.aclose()
 
@@ -163,3 +182,44 @@ class MatrixPlatform:
                 await asyncio.wait_for(self._stop.wait(), timeout=self._renewal_tick)
             except TimeoutError:
                 await self.renew_due()
+
+    async def _ping_homeserver(self) -> None:
+        """Ping the homeserver through the appservice API until it reaches the bridge once (see the module docstring)."""
+        if self._appservice is None or self._appservice_id is None:
+            return
+        delays = iter(self._ping_retry_delays)
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self.ping_duration_ms = await self._appservice.ping(self._appservice_id)
+            except (MatrixForbidden, MatrixRequestRejected) as exc:
+                if exc.errcode == "M_UNRECOGNIZED" or exc.http_status in (404, 405):
+                    logger.info("The homeserver has no appservice ping endpoint, so held-back transactions follow its own backoff")
+                else:
+                    logger.warning(
+                        "The homeserver rejected the appservice ping. Check that [matrix] appservice_id is the id "
+                        "in the registration file and that the registration has a url: %s",
+                        exc,
+                    )
+                return
+            except MatrixError as exc:
+                failures += 1
+                delay = next(delays, None)
+                if delay is None:
+                    logger.warning(
+                        "The homeserver could not reach the bridge's appservice endpoint after %d pings. "
+                        "Check the registration url and that the homeserver can connect to it: %s",
+                        failures,
+                        exc,
+                    )
+                    return
+                logger.info("Appservice ping %d failed, trying again in %g s: %s", failures, delay, exc)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+                continue
+            logger.info(
+                "The homeserver reached the bridge's appservice endpoint (round trip %.0f ms)", self.ping_duration_ms
+            )
+            return

@@ -104,6 +104,7 @@ def build_matrix_platform(
         writer=writer,
         appservice=appservice,
         endpoint=endpoint,
+        appservice_id=settings.appservice_id,
         renewal=renewal,
         renewal_tick=renewal_tick,
         clock=clock,
