@@ -4,7 +4,7 @@ A session-wide Synapse registers the bridge's appservice with the URL of an
 :class:`AppserviceRelay`: a small proxy in a thread that forwards each
 ``/_matrix/app/v1`` request to the HTTP server of the bridge the current test
 runs.  While no bridge runs it returns 200, so Synapse never backs off; when the
-bridge does not answer it returns 502, as a real bridge that is down would fail.  Each
+bridge cannot be reached it returns 502, as a real bridge that is down would fail.  Each
 test starts :class:`RunningBridge` with a fresh SQLite file store and its own
 configuration, and drives it only from the outside: Matrix users send messages
 and set presence with their own tokens, and Nextcloud is read and written

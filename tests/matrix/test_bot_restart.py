@@ -19,7 +19,7 @@ from tests.matrix.bridge_harness import RunningBridge, wait_until
 
 
 PING_OK = "reached the bridge's appservice endpoint"
-"""Logged once per start when the homeserver answered the appservice ping."""
+"""Logged once per start when the homeserver returned 200 to the appservice ping."""
 SYNCING = "is syncing"
 """Logged by the plain bot once its first sync of a process is handled."""
 

@@ -77,6 +77,22 @@ async def test_values_set_get_delete(store: Store) -> None:
     assert await store.get_value("matrix.sync_token") is None
 
 
+async def test_old_values_deleted_by_prefix(store: Store, clock: FakeClock) -> None:
+    await store.set_value("matrix.txn:as_1:1", "old")
+    await store.set_value("matrix.txn:asx1:1", "old, prefix with a literal underscore only")
+    await store.set_value("matrix.sync_token", "old, other prefix")
+    clock.advance(timedelta(days=8))
+    await store.set_value("matrix.txn:as_1:2", "new")
+
+    deleted = await store.delete_values_before("matrix.txn:as_1:", clock.now - timedelta(days=7))
+
+    assert deleted == 1
+    assert await store.get_value("matrix.txn:as_1:1") is None
+    assert await store.get_value("matrix.txn:as_1:2") == "new"
+    assert await store.get_value("matrix.txn:asx1:1") is not None
+    assert await store.get_value("matrix.sync_token") is not None
+
+
 async def test_lease_one_holder(store: Store, clock: FakeClock) -> None:
     ttl = timedelta(seconds=30)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
@@ -34,6 +34,15 @@ class KeyValueMethods(StoreBase):
         async with self._transaction("deleting a stored value") as connection:
             result = await connection.execute(key_values.delete().where(key_values.c.key == key))
         return result.rowcount > 0
+
+    async def delete_values_before(self, prefix: str, before: datetime) -> int:
+        """Delete the values whose key starts with ``prefix`` and that were last stored before ``before``; return how many."""
+        async with self._transaction("deleting old stored values") as connection:
+            query = key_values.delete().where(
+                key_values.c.key.startswith(prefix, autoescape=True), key_values.c.updated_at < before
+            )
+            result = await connection.execute(query)
+        return result.rowcount
 
     async def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
         """Take or renew the lease ``name`` for ``holder`` until ``ttl`` from now.
