@@ -94,6 +94,21 @@ async def test_ping_stops_after_last_delay(platform_log: pytest.LogCaptureFixtur
     assert "registration url" in warnings[0].getMessage()
 
 
+async def test_resend_under_way_counts_as_success(platform_log: pytest.LogCaptureFixture) -> None:
+    already = httpx.Response(
+        502,
+        json={"errcode": "M_CONNECTION_FAILED", "error": "AlreadyCalled: Tried to cancel an already-called event."},
+    )
+    transport, requests = homeserver([already])
+    platform = platform_for(transport)
+
+    await platform._ping_homeserver()
+
+    assert len(requests) == 1
+    assert "is already resending held-back transactions" in platform_log.text
+    assert "failed" not in platform_log.text
+
+
 async def test_connect_error_retried() -> None:
     calls = []
 

@@ -24,6 +24,11 @@ during a restart would be handled minutes late.  A failed ping is tried again
 after 1, 2, 5, 10, 30 and 60 s and then given up with a warning.  A homeserver
 without the endpoint is logged once.
 
+Synapse 1.163 returns 502 ``M_CONNECTION_FAILED`` with the error text
+``AlreadyCalled: ...`` when the bridge did return 200 but Synapse's own retry timer
+for the bridge had already fired: its resend is then under way, and cancelling the
+timer fails.  The bridge counts that response as a successful ping.
+
 Without an appservice (no ``as_token``) the bridge cannot set other users'
 presence, so ``apply`` fails for good.  Presence still flows from Matrix to
 Nextcloud through the bot's sync.
@@ -55,6 +60,8 @@ logger = logging.getLogger(__name__)
 RENEWAL_TICK = 5.0
 """Seconds between two renewal rounds."""
 PING_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+ALREADY_RESENDING = "AlreadyCalled"
+"""Start of Synapse's ping error text when its resend of held-back transactions is already running."""
 """Seconds to wait before each new try of the start-up ping."""
 NO_APPSERVICE = (
     "the bridge has no appservice registration ([matrix] as_token and hs_token), so it cannot "
@@ -203,6 +210,12 @@ class MatrixPlatform:
                     )
                 return
             except MatrixError as exc:
+                if exc.errcode == "M_CONNECTION_FAILED" and (exc.server_message or "").startswith(ALREADY_RESENDING):
+                    logger.info(
+                        "The homeserver reached the bridge's appservice endpoint and is already resending "
+                        "held-back transactions"
+                    )
+                    return
                 failures += 1
                 delay = next(delays, None)
                 if delay is None:
