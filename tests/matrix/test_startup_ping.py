@@ -129,6 +129,7 @@ async def test_connect_error_retried() -> None:
         (matrix_error(404, "M_UNRECOGNIZED"), "has no appservice ping endpoint"),
         (httpx.Response(404, text="not found"), "has no appservice ping endpoint"),
         (matrix_error(403, "M_FORBIDDEN"), "Check that [matrix] appservice_id"),
+        (matrix_error(401, "M_UNKNOWN_TOKEN"), "Check [matrix] as_token"),
         (matrix_error(400, "M_URL_NOT_SET"), "has a url"),
     ],
 )

@@ -44,7 +44,7 @@ from collections.abc import Callable, Sequence
 from starlette.routing import BaseRoute
 
 from presence_bridge.core.ids import Platform
-from presence_bridge.errors import MatrixError, MatrixForbidden, MatrixRequestRejected
+from presence_bridge.errors import MatrixError, MatrixForbidden, MatrixRequestRejected, MatrixUnauthorized
 from presence_bridge.matrix.appservice_client import AppserviceClient
 from presence_bridge.matrix.bot import MatrixBot
 from presence_bridge.matrix.bot_sync import SyncLoop
@@ -199,6 +199,13 @@ class MatrixPlatform:
         while not self._stop.is_set():
             try:
                 self.ping_duration_ms = await self._appservice.ping(self._appservice_id)
+            except MatrixUnauthorized as exc:
+                logger.warning(
+                    "The homeserver rejected the appservice ping because it does not know the as_token. "
+                    "Check [matrix] as_token against the registration file: %s",
+                    exc,
+                )
+                return
             except (MatrixForbidden, MatrixRequestRejected) as exc:
                 if exc.errcode == "M_UNRECOGNIZED" or exc.http_status in (404, 405):
                     logger.info("The homeserver has no appservice ping endpoint, so held-back transactions follow its own backoff")
