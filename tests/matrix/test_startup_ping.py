@@ -109,6 +109,17 @@ async def test_resend_under_way_counts_as_success(platform_log: pytest.LogCaptur
     assert "failed" not in platform_log.text
 
 
+async def test_bridge_error_status_retried() -> None:
+    bad_status = httpx.Response(502, json={"errcode": "M_BAD_STATUS", "error": "HTTP 500 Internal Server Error"})
+    transport, requests = homeserver([bad_status, httpx.Response(200, json={"duration_ms": 5})])
+    platform = platform_for(transport)
+
+    await platform._ping_homeserver()
+
+    assert len(requests) == 2
+    assert platform.ping_duration_ms == 5.0
+
+
 async def test_connect_error_retried() -> None:
     calls = []
 
@@ -130,6 +141,10 @@ async def test_connect_error_retried() -> None:
         (httpx.Response(404, text="not found"), "has no appservice ping endpoint"),
         (matrix_error(403, "M_FORBIDDEN"), "Check that [matrix] appservice_id"),
         (matrix_error(401, "M_UNKNOWN_TOKEN"), "Check [matrix] as_token"),
+        (
+            httpx.Response(502, json={"errcode": "M_BAD_STATUS", "error": "HTTP 403 Forbidden", "status": 403}),
+            "Check that [matrix] hs_token",
+        ),
         (matrix_error(400, "M_URL_NOT_SET"), "has a url"),
     ],
 )
@@ -156,6 +171,45 @@ async def test_stop_interrupts_ping_wait() -> None:
     await asyncio.wait_for(task, timeout=5)
 
     assert len(requests) == 1
+
+
+class IdleBot:
+    """A bot that does nothing until it is stopped."""
+
+    def __init__(self) -> None:
+        self.stopped = asyncio.Event()
+
+    async def run(self) -> None:
+        await self.stopped.wait()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+async def test_stop_cancels_hanging_ping() -> None:
+    reached = asyncio.Event()
+
+    async def never_respond(request: httpx.Request) -> httpx.Response:
+        reached.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    client = AppserviceClient("http://127.0.0.1:1", "as-secret", transport=httpx.MockTransport(never_respond))
+    platform = MatrixPlatform(
+        bot=IdleBot(),  # type: ignore[arg-type]
+        sync_loop=None,
+        commands=None,  # type: ignore[arg-type]
+        echo_filter=EchoFilter(),
+        appservice=client,
+        appservice_id="presence-bridge",
+    )
+    running = asyncio.create_task(platform.run())
+    await asyncio.wait_for(reached.wait(), timeout=5)
+
+    platform.stop()
+    await asyncio.wait_for(running, timeout=5)
+
+    assert platform.ping_duration_ms is None
 
 
 async def test_no_ping_without_appservice() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
+from presence_bridge.errors import StorageError
 from presence_bridge.matrix.store_log import StoreTransactionLog
 from presence_bridge.storage import open_store
 
@@ -31,3 +33,36 @@ async def test_old_ids_pruned_on_schedule(tmp_path: Path) -> None:
         assert await log.contains("2")
         assert await log.contains("4")
         assert await other.contains("1")
+
+
+class FailingPruneStore:
+    """A store whose deletion of old values fails, as a locked or lost database would."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def now(self) -> datetime:
+        return datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+    async def get_value(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    async def set_value(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+    async def delete_values_before(self, prefix: str, before: datetime) -> int:
+        raise StorageError("deleting old stored values failed: database is locked")
+
+
+async def test_failed_prune_keeps_the_id(caplog: pytest.LogCaptureFixture) -> None:
+    log = StoreTransactionLog(FailingPruneStore(), "bridge")  # type: ignore[arg-type]
+
+    await log.add("1")
+
+    assert await log.contains("1")
+    assert "Deleting old appservice transaction ids failed" in caplog.text
+
+
+def test_prune_every_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="prune_every 0"):
+        StoreTransactionLog(FailingPruneStore(), "bridge", prune_every=0)  # type: ignore[arg-type]

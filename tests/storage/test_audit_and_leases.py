@@ -81,6 +81,8 @@ async def test_old_values_deleted_by_prefix(store: Store, clock: FakeClock) -> N
     await store.set_value("matrix.txn:as_1:1", "old")
     await store.set_value("matrix.txn:asx1:1", "old, prefix with a literal underscore only")
     await store.set_value("matrix.sync_token", "old, other prefix")
+    await store.set_value("matrix.txn:AS_1:1", "old, prefix in other case")
+    await store.set_value("matrix.txn:as_1;1", "old, next character after the prefix")
     clock.advance(timedelta(days=8))
     await store.set_value("matrix.txn:as_1:2", "new")
 
@@ -91,6 +93,8 @@ async def test_old_values_deleted_by_prefix(store: Store, clock: FakeClock) -> N
     assert await store.get_value("matrix.txn:as_1:2") == "new"
     assert await store.get_value("matrix.txn:asx1:1") is not None
     assert await store.get_value("matrix.sync_token") is not None
+    assert await store.get_value("matrix.txn:AS_1:1") is not None
+    assert await store.get_value("matrix.txn:as_1;1") is not None
 
 
 async def test_lease_one_holder(store: Store, clock: FakeClock) -> None:

@@ -21,8 +21,11 @@ The ping shows in the log whether the homeserver can reach the bridge, and it ma
 Synapse send at once the transactions it held back while the bridge was down:
 without it, Synapse waits out a backoff that doubles up to 512 s, so commands sent
 during a restart would be handled minutes late.  A failed ping is tried again
-after 1, 2, 5, 10, 30 and 60 s and then given up with a warning.  A homeserver
-without the endpoint is logged once.
+after 1, 2, 5, 10, 30 and 60 s and then given up with a warning.  Responses that
+a retry cannot change end the ping at once with a warning that names the setting
+to check: 401 (the ``as_token``), 403 (the ``appservice_id``), ``M_URL_NOT_SET``
+(the registration's ``url``) and ``M_BAD_STATUS`` with 401 or 403 (the bridge
+rejected Synapse's ``hs_token``).  A homeserver without the endpoint is logged once.
 
 Synapse 1.163 returns 502 ``M_CONNECTION_FAILED`` with the error text
 ``AlreadyCalled: ...`` when the bridge did return 200 but Synapse's own retry timer
@@ -37,6 +40,7 @@ Nextcloud through the bot's sync.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -60,9 +64,11 @@ logger = logging.getLogger(__name__)
 RENEWAL_TICK = 5.0
 """Seconds between two renewal rounds."""
 PING_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+"""Seconds to wait before each new try of the start-up ping."""
 ALREADY_RESENDING = "AlreadyCalled"
 """Start of Synapse's ping error text when its resend of held-back transactions is already running."""
-"""Seconds to wait before each new try of the start-up ping."""
+BRIDGE_REJECTED_TOKEN = ("HTTP 401", "HTTP 403")
+"""Starts of Synapse's ``M_BAD_STATUS`` error text when the bridge rejected Synapse's ``hs_token``."""
 NO_APPSERVICE = (
     "the bridge has no appservice registration ([matrix] as_token and hs_token), so it cannot "
     "set Matrix presence for users"
@@ -144,7 +150,10 @@ class MatrixPlatform:
         finally:
             self._stop.set()
             await renewals
-            await ping
+            # A ping may wait up to the client's timeout, so stopping does not wait for it.
+            ping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ping
             if self._appservice is not None:
                 await self._appservice.aclose()
 
@@ -221,6 +230,13 @@ class MatrixPlatform:
                     logger.info(
                         "The homeserver reached the bridge's appservice endpoint and is already resending "
                         "held-back transactions"
+                    )
+                    return
+                if exc.errcode == "M_BAD_STATUS" and (exc.server_message or "").startswith(BRIDGE_REJECTED_TOKEN):
+                    logger.warning(
+                        "The bridge rejected the homeserver's appservice ping request. Check that [matrix] "
+                        "hs_token is the hs_token in the registration file: %s",
+                        exc,
                     )
                     return
                 failures += 1

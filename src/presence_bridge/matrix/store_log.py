@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from presence_bridge.errors import StorageError
 from presence_bridge.storage import Store
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ class StoreTransactionLog:
     def __init__(
         self, store: Store, appservice_id: str, *, keep: timedelta = DEFAULT_KEEP, prune_every: int = DEFAULT_PRUNE_EVERY
     ) -> None:
+        if prune_every < 1:
+            raise ValueError(f"prune_every {prune_every} must be at least 1")
         self._store = store
         self._prefix = f"{KEY_PREFIX}{appservice_id}:"
         self._keep = keep
@@ -46,8 +49,16 @@ class StoreTransactionLog:
         self._writes += 1
 
     async def prune(self) -> int:
-        """Delete the rows older than ``keep``; return how many were deleted."""
-        deleted = await self._store.delete_values_before(self._prefix, self._store.now() - self._keep)
+        """Delete the rows older than ``keep``; return how many were deleted.
+
+        A storage error is logged and returns 0: the transaction was handled and
+        recorded, so the homeserver must still get its 200.  The next prune tries again.
+        """
+        try:
+            deleted = await self._store.delete_values_before(self._prefix, self._store.now() - self._keep)
+        except StorageError as exc:
+            logger.warning("Deleting old appservice transaction ids failed; trying again later: %s", exc)
+            return 0
         if deleted:
             logger.info("Deleted %d handled appservice transaction ids older than %s", deleted, self._keep)
         return deleted

@@ -37,9 +37,13 @@ class KeyValueMethods(StoreBase):
 
     async def delete_values_before(self, prefix: str, before: datetime) -> int:
         """Delete the values whose key starts with ``prefix`` and that were last stored before ``before``; return how many."""
+        if not prefix:
+            raise ValueError("prefix is empty: pass the start of the keys to delete")
+        # A key range instead of LIKE, because SQLite's LIKE ignores case and PostgreSQL's does not.
+        after_prefix = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         async with self._transaction("deleting old stored values") as connection:
             query = key_values.delete().where(
-                key_values.c.key.startswith(prefix, autoescape=True), key_values.c.updated_at < before
+                key_values.c.key >= prefix, key_values.c.key < after_prefix, key_values.c.updated_at < before
             )
             result = await connection.execute(query)
         return result.rowcount
