@@ -292,6 +292,12 @@ async def _links(args: argparse.Namespace, settings: config.Settings) -> int:
         links = await store.list_links(platform=platform)
     for line in format_links(links):
         print(line)
+    rule = settings.linking.matrix_user_template
+    if rule is not None and platform in (None, Platform.MATRIX):
+        print(
+            f"Also mirrored without a link ([linking] matrix_user_template): every Nextcloud user without an "
+            f"explicit Matrix link, to {rule.template}, Nextcloud -> Matrix only."
+        )
     return EXIT_OK
 
 

@@ -222,6 +222,20 @@ def test_links_table(bridge: Bridge, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "U0CAROL" not in capsys.readouterr().out
 
 
+def test_links_mentions_template(bridge: Bridge, capsys: pytest.CaptureFixture[str]) -> None:
+    assert bridge.run("links") == 0
+    assert "matrix_user_template" not in capsys.readouterr().out
+    with bridge.config.open("a", encoding="utf-8") as config:
+        config.write('[linking]\nmatrix_user_template = "@{nextcloud_user}:example.org"\n')
+
+    assert bridge.run("links") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "No links."
+    assert "to @{nextcloud_user}:example.org, Nextcloud -> Matrix only." in lines[1]
+    assert bridge.run("links", "--platform", "slack") == 0
+    assert "matrix_user_template" not in capsys.readouterr().out
+
+
 def test_unlink_revokes(bridge: Bridge, tmp_path: Path, emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
     password_file = tmp_path / "carol-app-password"
     password_file.write_text(CAROL_PASSWORD, encoding="utf-8")
