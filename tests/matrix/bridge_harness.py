@@ -3,8 +3,10 @@
 A session-wide Synapse registers the bridge's appservice with the URL of an
 :class:`AppserviceRelay`: a small proxy in a thread that forwards each
 ``/_matrix/app/v1`` request to the HTTP server of the bridge the current test
-runs.  While no bridge runs it returns 200, so Synapse never backs off; when the
-bridge cannot be reached it returns 502, as a real bridge that is down would fail.  Each
+runs.  While no bridge runs, or one is still starting, it returns 200, so Synapse
+never backs off.  Synapse 1.163 drops presence updates for an appservice it is
+backing off from, so a test could otherwise miss them.  When a running bridge
+cannot be reached the relay returns 502, as a real bridge that is down would fail.  Each
 test starts :class:`RunningBridge` with a fresh SQLite file store and its own
 configuration, and drives it only from the outside: Matrix users send messages
 and set presence with their own tokens, and Nextcloud is read and written
@@ -187,7 +189,6 @@ server_name = "{self.synapse.server_name}"
         settings = loads(self.config(table, debounce), base_dir=self.folder, environ={})
         self.process = BridgeProcess(settings)
         self._task = asyncio.create_task(self.process.run(), name="bridge process")
-        self.relay.target_url = f"http://127.0.0.1:{self.port}"
 
         async def healthy() -> bool:
             if self._task is not None and self._task.done():
@@ -199,6 +200,9 @@ server_name = "{self.synapse.server_name}"
                 return False
 
         await wait_until(healthy, "the bridge's /healthz")
+        # Only now: a transaction that fails while the bridge starts would put Synapse into
+        # recovery, and Synapse drops presence updates for an appservice in recovery.
+        self.relay.target_url = f"http://127.0.0.1:{self.port}"
         return self.process
 
     async def stop(self) -> int:

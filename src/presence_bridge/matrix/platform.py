@@ -20,7 +20,8 @@ start (:meth:`~presence_bridge.matrix.appservice_client.AppserviceClient.ping`).
 The ping shows in the log whether the homeserver can reach the bridge, and it makes
 Synapse send at once the transactions it held back while the bridge was down:
 without it, Synapse waits out a backoff that doubles up to 512 s, so commands sent
-during a restart would be handled minutes late.  A failed ping is tried again
+during a restart would be handled minutes late.  Synapse also drops presence
+updates for the bridge while it backs off.  A failed ping is tried again
 after 1, 2, 5, 10, 30 and 60 s and then given up with a warning.  Responses that
 a retry cannot change end the ping at once with a warning that names the setting
 to check: 401 (the ``as_token``), 403 (the ``appservice_id``), ``M_URL_NOT_SET``
