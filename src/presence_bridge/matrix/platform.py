@@ -209,36 +209,14 @@ class MatrixPlatform:
         while not self._stop.is_set():
             try:
                 self.ping_duration_ms = await self._appservice.ping(self._appservice_id)
-            except MatrixUnauthorized as exc:
-                logger.warning(
-                    "The homeserver rejected the appservice ping because it does not know the as_token. "
-                    "Check [matrix] as_token against the registration file: %s",
-                    exc,
-                )
-                return
-            except (MatrixForbidden, MatrixRequestRejected) as exc:
-                if exc.errcode == "M_UNRECOGNIZED" or exc.http_status in (404, 405):
-                    logger.info("The homeserver has no appservice ping endpoint, so held-back transactions follow its own backoff")
-                else:
-                    logger.warning(
-                        "The homeserver rejected the appservice ping. Check that [matrix] appservice_id is the id "
-                        "in the registration file and that the registration has a url: %s",
-                        exc,
-                    )
-                return
             except MatrixError as exc:
-                if exc.errcode == "M_CONNECTION_FAILED" and (exc.server_message or "").startswith(ALREADY_RESENDING):
-                    logger.info(
-                        "The homeserver reached the bridge's appservice endpoint and is already resending "
-                        "held-back transactions"
-                    )
-                    return
-                if exc.errcode == "M_BAD_STATUS" and (exc.server_message or "").startswith(BRIDGE_REJECTED_TOKEN):
-                    logger.warning(
-                        "The bridge rejected the homeserver's appservice ping request. Check that [matrix] "
-                        "hs_token is the hs_token in the registration file: %s",
-                        exc,
-                    )
+                final = final_ping_outcome(exc)
+                if final is not None:
+                    level, message = final
+                    if level >= logging.WARNING:
+                        logger.warning("%s: %s", message, exc)
+                    else:
+                        logger.info(message)
                     return
                 failures += 1
                 delay = next(delays, None)
@@ -251,12 +229,37 @@ class MatrixPlatform:
                     )
                     return
                 logger.info("Appservice ping %d failed, trying again in %g s: %s", failures, delay, exc)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=delay)
-                except TimeoutError:
-                    pass
                 continue
             logger.info(
                 "The homeserver reached the bridge's appservice endpoint (round trip %.0f ms)", self.ping_duration_ms
             )
             return
+
+
+def final_ping_outcome(error: MatrixError) -> tuple[int, str] | None:
+    """Return the log level and message for a ping error that a retry cannot change, or None to retry."""
+    server_message = error.server_message or ""
+    if error.errcode == "M_CONNECTION_FAILED" and server_message.startswith(ALREADY_RESENDING):
+        return logging.INFO, (
+            "The homeserver reached the bridge's appservice endpoint and is already resending held-back transactions"
+        )
+    if error.errcode == "M_BAD_STATUS" and server_message.startswith(BRIDGE_REJECTED_TOKEN):
+        return logging.WARNING, (
+            "The bridge rejected the homeserver's appservice ping request. "
+            "Check that [matrix] hs_token is the hs_token in the registration file"
+        )
+    if isinstance(error, MatrixUnauthorized):
+        return logging.WARNING, (
+            "The homeserver rejected the appservice ping because it does not know the as_token. "
+            "Check [matrix] as_token against the registration file"
+        )
+    if error.errcode == "M_UNRECOGNIZED" or error.http_status in (404, 405):
+        return logging.INFO, "The homeserver has no appservice ping endpoint, so held-back transactions follow its own backoff"
+    if isinstance(error, MatrixForbidden | MatrixRequestRejected):
+        return logging.WARNING, (
+            "The homeserver rejected the appservice ping. Check that [matrix] appservice_id is the id "
+            "in the registration file and that the registration has a url"
+        )
+    return None

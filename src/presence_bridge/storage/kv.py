@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from ._base import StoreBase
 from ._dialect import dialect_insert, upsert
@@ -39,12 +39,11 @@ class KeyValueMethods(StoreBase):
         """Delete the values whose key starts with ``prefix`` and that were last stored before ``before``; return how many."""
         if not prefix:
             raise ValueError("prefix is empty: pass the start of the keys to delete")
-        # A key range instead of LIKE, because SQLite's LIKE ignores case and PostgreSQL's does not.
-        after_prefix = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        # Equality on the key's start, because SQLite's LIKE ignores case, and a key range
+        # depends on the PostgreSQL database's collation.
+        key_start = func.substr(key_values.c.key, 1, len(prefix))
         async with self._transaction("deleting old stored values") as connection:
-            query = key_values.delete().where(
-                key_values.c.key >= prefix, key_values.c.key < after_prefix, key_values.c.updated_at < before
-            )
+            query = key_values.delete().where(key_start == prefix, key_values.c.updated_at < before)
             result = await connection.execute(query)
         return result.rowcount
 
